@@ -1,0 +1,54 @@
+"""The Connector interface: one adapter per agency, small, mapping wire format to domain types."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import ClassVar, TypeVar
+
+from connectors.domain import Section, SectionMeta
+from connectors.errors import AgencyBadResponse
+from connectors.runtime import AgencyClient, AgencyResponse
+
+# A list can be long (a commuter's trips); adapters walk the agency's pages up to this many items.
+MAX_ITEMS = 200
+
+T = TypeVar("T")
+
+
+class Connector(ABC):
+    """Fetches one profile section for one citizen from one agency."""
+
+    agency: ClassVar[str]  # agency id, e.g. "transit"
+    name: ClassVar[str]  # the agency's display name
+    health_path: ClassVar[str] = "/openapi.json"
+
+    def __init__(self, client: AgencyClient) -> None:
+        self.client = client
+
+    @abstractmethod
+    async def fetch(self, card_number: str) -> Section | None:
+        """The citizen's section, or None when the citizen has no account at this agency.
+
+        Raises ``AgencyError`` subclasses for every failure; never anything else.
+        """
+
+    async def ping(self) -> None:
+        """Raise ``AgencyError`` unless the agency answers its health path."""
+        response = await self.client.get(self.health_path)
+        if response.status != 200:
+            raise AgencyBadResponse(self.agency, f"health check answered HTTP {response.status}")
+
+    def meta(self) -> SectionMeta:
+        return SectionMeta(source=self.agency, fetched_at=datetime.now(UTC))
+
+    def mapped(self, what: str, build: Callable[[], T]) -> T:
+        """Run a mapping; turn any shape or value error into AgencyBadResponse naming ``what``."""
+        try:
+            return build()
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise AgencyBadResponse(self.agency, f"unexpected {what}: {exc}") from exc
+
+    def unexpected(self, response: AgencyResponse, what: str) -> AgencyBadResponse:
+        return AgencyBadResponse(self.agency, f"unexpected answer to {what} (HTTP {response.status})")

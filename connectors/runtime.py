@@ -1,0 +1,182 @@
+"""The shared HTTP runtime: one aiohttp ClientSession per agency, its own connection limit and
+timeout, auth applied to every call, and every failure mapped to a typed ``AgencyError``.
+
+Nothing above this module sees aiohttp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+
+from connectors.agency_auth import AgencyAuth
+from connectors.errors import AgencyAuthFailed, AgencyBadResponse, AgencyError, AgencyTimeout, AgencyUnavailable
+
+log = logging.getLogger("cardhub.connectors")
+
+MAX_BODY_BYTES = 4 * 1024 * 1024  # an agency answer larger than this is refused as a bad response
+
+
+@dataclass(frozen=True, slots=True)
+class AgencyEndpoint:
+    agency: str
+    base_url: str
+    auth: AgencyAuth
+    timeout_seconds: float = 3.0
+    connect_timeout_seconds: float = 1.0
+    max_connections: int = 100
+    extra_headers: tuple[tuple[str, str], ...] = ()  # e.g. the sandbox's fault header in demos and tests
+
+
+@dataclass(frozen=True, slots=True)
+class AgencyResponse:
+    status: int
+    body: Any  # parsed JSON
+
+
+@dataclass(slots=True)
+class CallStats:
+    """Recent calls of one agency, for /readyz and operators."""
+
+    calls: int = 0
+    failures: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0
+    last_success_at: float | None = None  # unix time
+    last_error: str | None = None
+    latencies: deque[float] = field(default_factory=lambda: deque(maxlen=500))
+
+
+class AgencyClient:
+    def __init__(self, endpoint: AgencyEndpoint) -> None:
+        self.endpoint = endpoint
+        self.agency = endpoint.agency
+        self.stats = CallStats()
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.endpoint.max_connections),
+                timeout=aiohttp.ClientTimeout(
+                    total=self.endpoint.timeout_seconds, sock_connect=self.endpoint.connect_timeout_seconds
+                ),
+                headers=dict(self.endpoint.extra_headers),
+                raise_for_status=False,
+            )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise RuntimeError(f"AgencyClient for {self.agency} used before start()")
+        return self._session
+
+    async def get(self, path: str, params: dict[str, str | int] | None = None) -> AgencyResponse:
+        """GET a JSON document. Retries once after a 401 (the agency may have expired our token)."""
+        query = urlencode(params or {})
+        for attempt in range(2):
+            response = await self._call("GET", path, query, b"")
+            if response.status == 401 and attempt == 0:
+                self.endpoint.auth.invalidate()
+                continue
+            if response.status == 401:
+                raise AgencyAuthFailed(self.agency, "agency refused the hub's credentials")
+            return response
+        raise AssertionError("unreachable")
+
+    async def _call(self, method: str, path: str, query: str, body: bytes) -> AgencyResponse:
+        started = time.monotonic()
+        self.stats.calls += 1
+        self.stats.in_flight += 1
+        self.stats.max_in_flight = max(self.stats.max_in_flight, self.stats.in_flight)
+        try:
+            headers = await self.endpoint.auth.headers(self, method, path, query, body)
+            url = self.endpoint.base_url.rstrip("/") + path + (f"?{query}" if query else "")
+            response = await self._send(method, url, headers, body)
+        except AgencyError as exc:
+            self.stats.failures += 1
+            self.stats.last_error = exc.code
+            log.warning("agency call failed: %s %s %s: %s", self.agency, method, path, exc.message)
+            raise
+        finally:
+            self.stats.in_flight -= 1
+        self.stats.latencies.append(time.monotonic() - started)
+        if response.status >= 500:
+            self.stats.failures += 1
+            self.stats.last_error = f"HTTP {response.status}"
+            log.warning("agency answered %s: %s %s %s", response.status, self.agency, method, path)
+            raise AgencyUnavailable(self.agency, f"agency answered HTTP {response.status}")
+        self.stats.last_success_at = time.time()
+        return response
+
+    async def _send(self, method: str, url: str, headers: dict[str, str], body: bytes) -> AgencyResponse:
+        try:
+            async with self.session.request(method, url, headers=headers, data=body or None) as resp:
+                raw = await resp.content.read(MAX_BODY_BYTES + 1)
+                status = resp.status
+        except TimeoutError as exc:
+            raise AgencyTimeout(self.agency, f"no answer within {self.endpoint.timeout_seconds:g}s") from exc
+        except aiohttp.ClientError as exc:
+            raise AgencyUnavailable(self.agency, f"connection failed ({type(exc).__name__})") from exc
+        if len(raw) > MAX_BODY_BYTES:
+            raise AgencyBadResponse(self.agency, "answer larger than the hub accepts")
+        if status >= 500 and not _looks_like_json(raw):
+            return AgencyResponse(status=status, body=None)
+        try:
+            parsed = json.loads(raw) if raw else None
+        except (ValueError, UnicodeDecodeError) as exc:
+            if status >= 500:
+                return AgencyResponse(status=status, body=None)
+            raise AgencyBadResponse(self.agency, f"answer is not JSON (HTTP {status})") from exc
+        return AgencyResponse(status=status, body=parsed)
+
+    async def fetch_client_credentials_token(self, token_path: str, client_id: str, secret: str) -> tuple[str, int]:
+        """POST the token endpoint (client_secret_basic). Returns (access_token, expires_in)."""
+        url = self.endpoint.base_url.rstrip("/") + token_path
+        try:
+            async with self.session.post(
+                url,
+                data={"grant_type": "client_credentials"},
+                auth=aiohttp.BasicAuth(client_id, secret),
+            ) as resp:
+                status = resp.status
+                payload = await resp.json(content_type=None) if status < 500 else None
+        except TimeoutError as exc:
+            raise AgencyTimeout(self.agency, "token endpoint did not answer") from exc
+        except aiohttp.ClientError as exc:
+            raise AgencyUnavailable(self.agency, f"token endpoint unreachable ({type(exc).__name__})") from exc
+        except ValueError as exc:
+            raise AgencyBadResponse(self.agency, "token endpoint answered with something that is not JSON") from exc
+        if status >= 500:
+            raise AgencyUnavailable(self.agency, f"token endpoint answered HTTP {status}")
+        if status != 200 or not isinstance(payload, dict) or not isinstance(payload.get("access_token"), str):
+            raise AgencyAuthFailed(self.agency, f"token endpoint refused the hub (HTTP {status})")
+        expires_in = payload.get("expires_in", 300)
+        return payload["access_token"], int(expires_in) if isinstance(expires_in, int) else 300
+
+    def latency_percentiles(self) -> tuple[float | None, float | None]:
+        values = sorted(self.stats.latencies)
+        if not values:
+            return None, None
+        return values[len(values) // 2], values[min(len(values) - 1, int(len(values) * 0.95))]
+
+
+def _looks_like_json(raw: bytes) -> bool:
+    return raw.lstrip()[:1] in (b"{", b"[")
+
+
+async def gather_closed(clients: list[AgencyClient]) -> None:
+    await asyncio.gather(*(c.close() for c in clients))

@@ -1,0 +1,47 @@
+"""``python -m sandbox serve --agency ID --port P [faults]``: one stand-in agency in this process.
+
+``cardhub sandbox up`` starts all five this way; see docs/sandbox.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from aiohttp import web
+
+from sandbox.agencies import AGENCY_IDS, definition
+from sandbox.app import build_app
+from sandbox.faults import Fault
+from sandbox.personas import personas_json
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sandbox")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run one agency")
+    serve.add_argument("--agency", required=True, choices=AGENCY_IDS)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, required=True)
+    serve.add_argument("--latency", type=int, default=0, metavar="MS", help="added latency per request")
+    serve.add_argument("--error-status", type=int, default=None, metavar="STATUS", help="answer every call so")
+    serve.add_argument("--drop", action="store_true", help="drop every connection")
+    serve.add_argument("--hang", action="store_true", help="never answer")
+    serve.add_argument("--garbage", action="store_true", help="answer with a non-JSON body")
+    sub.add_parser("personas", help="print the persona list as JSON")
+    args = parser.parse_args(argv)
+    if args.command == "personas":
+        sys.stdout.write(personas_json() + "\n")
+        return 0
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {args.agency} %(levelname)s %(message)s")
+    fault = Fault(
+        latency_ms=args.latency, error_status=args.error_status, drop=args.drop, hang=args.hang, garbage=args.garbage
+    )
+    app = build_app(definition(args.agency), fault)
+    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None, handle_signals=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
