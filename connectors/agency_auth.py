@@ -77,7 +77,7 @@ class ClientCredentialsAuth(AgencyAuth):
 
 
 class HmacAuth(AgencyAuth):
-    """Signed requests: X-Ca-Key, X-Ca-Timestamp, X-Ca-Nonce, X-Ca-Signature (see docs/sandbox.md)."""
+    """Signed requests: X-Ca-Key, X-Ca-Timestamp, X-Ca-Nonce, X-Ca-Signature (see docs/agencies/social_security.md)."""
 
     def __init__(self, app_id: str, secret: str) -> None:
         self.app_id = app_id

@@ -6,7 +6,10 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import os
+import signal
 import sys
 
 from aiohttp import web
@@ -15,6 +18,24 @@ from sandbox.agencies import AGENCY_IDS, definition
 from sandbox.app import build_app
 from sandbox.faults import Fault
 from sandbox.personas import personas_json
+from sandbox.runner import PARENT_PID_ENV
+
+
+async def _exit_with_parent(app: web.Application) -> None:
+    """An agency started by ``cardhub demo`` or the tests must not outlive them, even after a kill -9."""
+    # The runner names its pid: by the time we get here the parent may already be gone.
+    parent = int(os.environ.get(PARENT_PID_ENV) or os.getppid())
+
+    async def watch() -> None:
+        # Polling: Linux tells a child nothing when its parent dies, short of prctl.
+        while os.getppid() == parent:  # noqa: ASYNC110
+            await asyncio.sleep(1)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    app[WATCHDOG] = asyncio.get_running_loop().create_task(watch())
+
+
+WATCHDOG = web.AppKey("watchdog", asyncio.Task[None])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,7 +60,18 @@ def main(argv: list[str] | None = None) -> int:
         latency_ms=args.latency, error_status=args.error_status, drop=args.drop, hang=args.hang, garbage=args.garbage
     )
     app = build_app(definition(args.agency), fault)
-    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None, handle_signals=True)
+    app.on_startup.append(_exit_with_parent)
+    # Cancel handlers on shutdown: a request stuck on the "hang" fault must not hold the process.
+    web.run_app(
+        app,
+        host=args.host,
+        port=args.port,
+        print=None,
+        access_log=None,
+        handle_signals=True,
+        handler_cancellation=True,
+        shutdown_timeout=0.5,
+    )
     return 0
 
 

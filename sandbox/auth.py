@@ -84,7 +84,7 @@ def _client_auth(request: web.Request, form: object) -> tuple[str | None, str | 
 
 
 def hmac_string_to_sign(method: str, path: str, query: str, timestamp: str, nonce: str, body: bytes) -> str:
-    """The canonical string the social security gateway signs. See docs/sandbox.md."""
+    """The canonical string the social security gateway signs. See docs/agencies/social_security.md."""
     canonical_query = urlencode(sorted(parse_qsl(query, keep_blank_values=True)))
     body_hash = hashlib.sha256(body).hexdigest()
     return "\n".join([method.upper(), path, canonical_query, timestamp, nonce, body_hash])
@@ -118,7 +118,7 @@ class HmacChecker:
         expected = base64.b64encode(
             hmac.new(
                 self.secret.encode(),
-                hmac_string_to_sign(request.method, request.path, request.query_string, ts, nonce, body).encode(),
+                hmac_string_to_sign(request.method, request.raw_path.split("?")[0], request.query_string, ts, nonce, body).encode(),
                 hashlib.sha256,
             ).digest()
         ).decode()

@@ -20,6 +20,7 @@ from sandbox.agencies import AGENCY_IDS
 
 DEFAULT_PORTS: dict[str, int] = {agency: 8701 + i for i, agency in enumerate(AGENCY_IDS)}
 HOST = "127.0.0.1"
+PARENT_PID_ENV = "SANDBOX_PARENT_PID"
 
 
 class SandboxStartError(RuntimeError):
@@ -132,7 +133,7 @@ def start(
     port_map = {a: (ports or {}).get(a) or (free_port() if ephemeral else DEFAULT_PORTS[a]) for a in chosen}
     sandbox = Sandbox(ports=port_map)
     out = subprocess.DEVNULL if quiet else None
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", PARENT_PID_ENV: str(os.getpid())}
     try:
         for agency in chosen:
             cmd = [sys.executable, "-m", "sandbox", "serve", "--agency", agency, "--port", str(port_map[agency])]
@@ -158,10 +159,12 @@ def _wait_ready(sandbox: Sandbox, timeout: float) -> None:
                 raise SandboxStartError(
                     f"{agency} exited with status {proc.returncode} (is port {sandbox.ports[agency]} free?)"
                 )
-            with contextlib.suppress(urllib.error.URLError, OSError):
-                with urllib.request.urlopen(sandbox.url(agency) + "/openapi.json", timeout=1) as resp:
-                    if resp.status == 200:
-                        pending.discard(agency)
+            with (
+                contextlib.suppress(urllib.error.URLError, OSError),
+                urllib.request.urlopen(sandbox.url(agency) + "/openapi.json", timeout=1) as resp,
+            ):
+                if resp.status == 200:
+                    pending.discard(agency)
         if pending and time.monotonic() > deadline:
             raise SandboxStartError(f"agencies not ready after {timeout:.0f}s: {', '.join(sorted(pending))}")
         if pending:
