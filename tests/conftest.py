@@ -5,14 +5,23 @@ from __future__ import annotations
 import json
 import os
 import urllib.request
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import pytest
+import uvicorn
+from starlette.applications import Starlette
 
+from auth import tokens
+from auth.scopes import READ_SCOPES
 from connectors.base import Connector
 from connectors.domain import AGENCY_IDS
 from connectors.registry import build_connector
+from hub.app import create_app
+from hub.server import EmbeddedServer, start_in_background
+from hub.settings import Settings
 from sandbox import runner
 
 
@@ -26,9 +35,7 @@ def sandbox() -> Iterator[runner.Sandbox]:
 
 def set_fault(sandbox: runner.Sandbox, agency: str, **fault: Any) -> None:
     """Set the process-wide fault of one agency (empty: clear it)."""
-    req = urllib.request.Request(
-        sandbox.url(agency) + "/_sandbox/fault", data=json.dumps(fault).encode(), method="PUT"
-    )
+    req = urllib.request.Request(sandbox.url(agency) + "/_sandbox/fault", data=json.dumps(fault).encode(), method="PUT")
     with urllib.request.urlopen(req, timeout=5) as resp:
         assert resp.status == 200
 
@@ -80,3 +87,66 @@ async def make_connector(sandbox: runner.Sandbox) -> AsyncIterator[ConnectorFact
     yield _make
     for connector in made:
         await connector.client.close()
+
+
+# --- the hub, running on uvicorn over real HTTP against the sandbox agencies -------------------
+
+
+@dataclass
+class RunningHub:
+    url: str
+    app: Starlette
+    settings: Settings
+    sandbox: runner.Sandbox
+    http: aiohttp.ClientSession
+
+    async def graphql(
+        self,
+        query: str,
+        token: str | None = None,
+        variables: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, Any]]:
+        all_headers = dict(headers or {})
+        if token is not None:
+            all_headers["Authorization"] = f"Bearer {token}"
+        async with self.http.post(
+            self.url + "/graphql", json={"query": query, "variables": variables or {}}, headers=all_headers
+        ) as resp:
+            body: dict[str, Any] = await resp.json(content_type=None)
+            return resp.status, body
+
+    async def token(self, persona: str | None = None, scopes: Iterable[str] | None = None, ttl: int = 600) -> str:
+        """A sandbox token: a citizen's (persona) or a client's own (persona None)."""
+        granted = frozenset(scopes) if scopes is not None else READ_SCOPES
+        client = tokens.SANDBOX_CONSOLE_CLIENT if persona else "test-agency-client"
+        return await tokens.issue(client, granted, persona, ttl)
+
+
+@pytest.fixture(scope="session")
+async def hub(sandbox: runner.Sandbox, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningHub]:
+    db = tmp_path_factory.mktemp("hub") / "hub.sqlite3"
+    settings = Settings(
+        database_url=f"sqlite://{db}",
+        port=runner.free_port(),
+        agency_timeout_seconds=1.0,
+    ).with_agencies({a: {"url": u} for a, u in sandbox.urls.items()})
+    app = create_app(settings)
+    server = EmbeddedServer(uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_config=None, lifespan="on"))
+    task = await start_in_background(server)
+    async with aiohttp.ClientSession() as http:
+        yield RunningHub(f"http://127.0.0.1:{settings.port}", app, settings, sandbox, http)
+    server.should_exit = True
+    await task
+
+
+def agency_stats(sandbox: runner.Sandbox, agency: str) -> dict[str, Any]:
+    with urllib.request.urlopen(sandbox.url(agency) + "/_sandbox/stats", timeout=5) as resp:
+        data: dict[str, Any] = json.loads(resp.read())
+        return data
+
+
+def reset_agency_stats(sandbox: runner.Sandbox, agency: str) -> None:
+    req = urllib.request.Request(sandbox.url(agency) + "/_sandbox/stats/reset", data=b"", method="POST")
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        assert resp.status == 200

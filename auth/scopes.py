@@ -1,0 +1,45 @@
+"""The scope catalogue: one read scope per profile section.
+
+One table from which the token CLI, the schema's checks and the docs all read. The consent screen
+and server metadata read it too once the authorization server lands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    name: str
+    reveals: str  # what it reveals, in words a citizen understands
+    source: str  # the agency the data comes from ("cardhub" for the hub's own card registry)
+    sensitive: bool = False
+
+
+CATALOGUE: tuple[Scope, ...] = (
+    Scope("card", "Your citizen card: number, status, issue date, virtual card", "cardhub"),
+    Scope("social_security", "Insurance enrolment, medical account balance, contributions", "social_security"),
+    Scope("transit", "Transit card balance, concession and recent trips", "transit"),
+    Scope("health", "Health card, registered clinic, hospital visits, vaccinations", "health", sensitive=True),
+    Scope("housing_fund", "Housing fund account, balance, deposits, employer, loans", "housing_fund", sensitive=True),
+    Scope("library", "Library card, loans, reservations and fines", "library"),
+)
+
+BY_NAME: dict[str, Scope] = {s.name: s for s in CATALOGUE}
+READ_SCOPES: frozenset[str] = frozenset(BY_NAME)
+
+
+class UnknownScope(ValueError):
+    def __init__(self, unknown: set[str]) -> None:
+        super().__init__(f"unknown scope(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(READ_SCOPES))}")
+        self.unknown = unknown
+
+
+def parse(scopes: list[str] | str) -> frozenset[str]:
+    """Space-separated (RFC 6749 section 3.3) or a list. Unknown scopes are refused, not ignored."""
+    items = scopes.split() if isinstance(scopes, str) else [s for part in scopes for s in part.split()]
+    unknown = set(items) - READ_SCOPES
+    if unknown:
+        raise UnknownScope(unknown)
+    return frozenset(items)

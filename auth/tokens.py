@@ -1,0 +1,80 @@
+"""Bearer access tokens (RFC 6750): opaque, random, and stored only as a SHA-256 hash.
+
+Until the authorization server lands, tokens are minted in sandbox mode by ``cardhub token``
+for the sandbox console client. A token names its client, optionally a citizen, and its scopes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from tortoise import fields
+from tortoise.models import Model
+
+from auth.principal import Principal
+
+TOKEN_PREFIX = "chb_"  # makes leaked tokens easy to find with secret scanners
+SANDBOX_CONSOLE_CLIENT = "sandbox-console"
+MAX_TOKEN_LENGTH = 256
+
+
+class InvalidToken(Exception):
+    """RFC 6750 section 3.1 ``invalid_token``: malformed, unknown, expired or revoked."""
+
+    error = "invalid_token"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class AccessToken(Model):
+    id = fields.IntField(primary_key=True)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    client_id = fields.CharField(max_length=64)
+    citizen = fields.CharField(max_length=20, null=True)
+    scope = fields.TextField()  # space-separated
+    issued_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+    revoked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "access_token"
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+async def issue(client_id: str, scopes: frozenset[str], citizen: str | None, ttl_seconds: int) -> str:
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    await AccessToken.create(
+        token_hash=hash_token(raw),
+        client_id=client_id,
+        citizen=citizen,
+        scope=" ".join(sorted(scopes)),
+        issued_at=now,
+        expires_at=now + timedelta(seconds=ttl_seconds),
+    )
+    return raw
+
+
+async def authenticate(raw: str) -> Principal:
+    if not raw.startswith(TOKEN_PREFIX) or len(raw) > MAX_TOKEN_LENGTH or not raw.isascii():
+        raise InvalidToken("malformed token")
+    record = await AccessToken.get_or_none(token_hash=hash_token(raw))
+    if record is None:
+        raise InvalidToken("unknown token")
+    if record.revoked_at is not None:
+        raise InvalidToken("token revoked")
+    if record.expires_at <= datetime.now(UTC):
+        raise InvalidToken("token expired")
+    return Principal(
+        client_id=record.client_id,
+        scopes=frozenset(record.scope.split()),
+        citizen=record.citizen,
+        token_id=str(record.id),
+    )

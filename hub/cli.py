@@ -1,0 +1,173 @@
+"""``cardhub``: serve the hub, run the sandbox agencies, mint sandbox tokens, run the demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Sequence
+from types import FrameType
+
+from auth import scopes, tokens
+from hub import database
+from hub import settings as settings_module
+from hub.settings import AGENCY_IDS, Settings, SettingsError
+
+
+class UsageError(Exception):
+    pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = settings_module.load(config_file=args.config)
+        result: int = args.handler(args, settings)
+        return result
+    except (SettingsError, UsageError, scopes.UnknownScope) as exc:
+        print(f"cardhub: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cardhub", description="Citizen Card Hub")
+    parser.add_argument("--config", metavar="FILE", help="TOML settings file (also CARDHUB_CONFIG)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the hub")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(handler=_serve)
+
+    sandbox = sub.add_parser("sandbox", help="the stand-in agency services")
+    sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", required=True)
+    up = sandbox_sub.add_parser("up", help="start all five agencies until Ctrl-C")
+    _fault_options(up)
+    up.set_defaults(handler=_sandbox_up)
+    personas = sandbox_sub.add_parser("personas", help="list the test citizens")
+    personas.add_argument("--json", action="store_true", help="JSON with cardNumber, name, username, password")
+    personas.set_defaults(handler=_sandbox_personas)
+
+    token = sub.add_parser("token", help="mint a bearer token (sandbox mode only)")
+    who = token.add_mutually_exclusive_group(required=True)
+    who.add_argument("--persona", metavar="CARD_NUMBER", help="a citizen's token, for Query.me")
+    who.add_argument("--client", metavar="CLIENT_ID", help="a client's own token, for Query.citizen")
+    token.add_argument("--scope", action="append", metavar="S", help="repeatable; default: every read scope")
+    token.add_argument("--ttl", type=int, metavar="SECONDS", help="lifetime (default: settings)")
+    token.set_defaults(handler=_token)
+
+    demo = sub.add_parser("demo", help="sandbox agencies + hub + a ready token")
+    demo.add_argument("--port", type=int, default=8000)
+    _fault_options(demo)
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def _fault_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--latency", action="append", default=[], metavar="AGENCY=MS", help="added latency, repeatable")
+    parser.add_argument(
+        "--down", action="append", default=[], metavar="AGENCY", choices=AGENCY_IDS, help="agency answers 503"
+    )
+
+
+def _latencies(items: list[str]) -> dict[str, int]:
+    result: dict[str, int] = {}
+    for item in items:
+        agency, sep, ms = item.partition("=")
+        if not sep or agency not in AGENCY_IDS or not ms.isdigit():
+            raise UsageError(f"--latency takes AGENCY=MS with AGENCY one of {', '.join(AGENCY_IDS)}; got {item!r}")
+        result[agency] = int(ms)
+    return result
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import replace
+
+    from hub.server import serve
+
+    if args.workers < 1:
+        raise UsageError("--workers must be at least 1")
+    settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
+    serve(settings, workers=args.workers, config_file=args.config)
+    return 0
+
+
+def _sandbox_up(args: argparse.Namespace, settings: Settings) -> int:
+    from sandbox import runner
+
+    try:
+        sandbox = runner.start(latency=_latencies(args.latency), down=args.down)
+    except runner.SandboxStartError as exc:
+        raise UsageError(str(exc)) from None
+    with sandbox:
+        for agency, url in sandbox.urls.items():
+            print(f"{agency:16} {url}  (OpenAPI: {url}/openapi.json)", flush=True)
+        print("Sandbox agencies running. Ctrl-C stops them.", flush=True)
+        _wait_for_signal()
+    return 0
+
+
+def _wait_for_signal() -> None:
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    with contextlib.suppress(KeyboardInterrupt):
+        signal.pause()
+
+
+def _sandbox_personas(args: argparse.Namespace, settings: Settings) -> int:
+    from sandbox.personas import PERSONAS, personas_json
+
+    if args.json:
+        print(personas_json())
+        return 0
+    for p in PERSONAS:
+        print(f"{p.card_number}  {p.name}\t{p.username:16} {p.password:22} {p.note}")
+    return 0
+
+
+def _token(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.is_sandbox:
+        raise UsageError("cardhub token works in sandbox mode only (CARDHUB_MODE=sandbox)")
+    granted = scopes.parse(args.scope) if args.scope else scopes.READ_SCOPES
+    ttl = args.ttl if args.ttl is not None else settings.sandbox_token_ttl_seconds
+    if ttl <= 0:
+        raise UsageError("--ttl must be positive")
+    print(asyncio.run(_mint(settings, args.persona, args.client, granted, ttl)))
+    return 0
+
+
+async def _mint(settings: Settings, persona: str | None, client: str | None, granted: frozenset[str], ttl: int) -> str:
+    from auth.registry import find_citizen
+    from hub.sandbox_seed import seed_registry
+
+    async with database.connected(settings.database_url):
+        await seed_registry()
+        if persona is not None:
+            if await find_citizen(persona) is None:
+                raise UsageError(f"no persona with card number {persona!r}; see: cardhub sandbox personas")
+            return await tokens.issue(tokens.SANDBOX_CONSOLE_CLIENT, granted, persona, ttl)
+        assert client is not None
+        return await tokens.issue(client, granted, None, ttl)
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import demo
+    from sandbox import runner
+
+    try:
+        demo.run(settings, port=args.port, latency=_latencies(args.latency), down=args.down)
+    except runner.SandboxStartError as exc:
+        raise UsageError(f"{exc}. Is another demo or sandbox running?") from None
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,70 @@
+"""/healthz (the process is alive) and /readyz (the database and each agency, checked now)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from tortoise import connections
+
+from connectors.base import Connector
+from connectors.errors import AgencyError
+
+PING_TIMEOUT_SECONDS = 2.0
+
+
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    connectors: Mapping[str, Connector] = request.app.state.connectors
+    database, agencies = await asyncio.gather(_database(), _agencies(connectors))
+    if not database["ok"]:
+        status, code = "unavailable", 503
+    elif all(a["ok"] for a in agencies.values()):
+        status, code = "ready", 200
+    else:
+        # The hub still serves: sections of the agencies that are down come back null with an error.
+        status, code = "degraded", 200
+    return JSONResponse({"status": status, "database": database, "agencies": agencies}, status_code=code)
+
+
+async def _database() -> dict[str, Any]:
+    try:
+        await asyncio.wait_for(connections.get("default").execute_query("SELECT 1"), PING_TIMEOUT_SECONDS)
+    except Exception as exc:  # any driver failure means "not ready"; the reason is logged, not leaked
+        return {"ok": False, "error": type(exc).__name__}
+    return {"ok": True}
+
+
+async def _agencies(connectors: Mapping[str, Connector]) -> dict[str, dict[str, Any]]:
+    results = await asyncio.gather(*(_agency(c) for c in connectors.values()))
+    return dict(zip(connectors, results, strict=True))
+
+
+async def _agency(connector: Connector) -> dict[str, Any]:
+    started = time.monotonic()
+    error: str | None = None
+    try:
+        await asyncio.wait_for(connector.ping(), PING_TIMEOUT_SECONDS)
+    except AgencyError as exc:
+        error = exc.code
+    except TimeoutError:
+        error = "AGENCY_TIMEOUT"
+    stats = connector.client.stats
+    p50, p95 = connector.client.latency_percentiles()
+    return {
+        "ok": error is None,
+        "error": error,
+        "pingMs": round((time.monotonic() - started) * 1000, 1),
+        "calls": stats.calls,
+        "failures": stats.failures,
+        "lastSuccessAt": stats.last_success_at,
+        "latencyP50Ms": None if p50 is None else round(p50 * 1000, 1),
+        "latencyP95Ms": None if p95 is None else round(p95 * 1000, 1),
+    }

@@ -1,0 +1,165 @@
+"""Settings: built-in defaults, then an optional TOML file, then environment variables.
+
+Every setting is listed in docs/configuration.md. Agency credentials are secrets: they are never
+logged, and ``Settings.__repr__`` leaves them out.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+AGENCY_IDS: tuple[str, ...] = ("social_security", "transit", "health", "housing_fund", "library")
+AGENCY_KEYS = ("url", "auth", "header", "secret", "client_id", "app_id", "token_path", "timeout_seconds")
+MODES = ("sandbox", "production")
+
+
+class SettingsError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: str = "sandbox"  # sandbox: sandbox tokens, GraphiQL, registry seeded from sandbox personas
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str = "sqlite://cardhub-data/cardhub.sqlite3"
+    graphiql: bool | None = None  # None: on in sandbox mode, off in production
+    agency_timeout_seconds: float = 3.0
+    agency_max_connections: int = 100
+    max_page_size: int = 100
+    default_page_size: int = 20
+    max_query_depth: int = 12
+    max_aliases: int = 30
+    sandbox_token_ttl_seconds: int = 3600
+    log_level: str = "INFO"
+    # agency id -> {url, auth, header, secret, client_id, app_id, token_path, timeout_seconds}
+    agencies: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, repr=False)
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.mode == "sandbox"
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return self.is_sandbox if self.graphiql is None else self.graphiql
+
+    def agency_config(self, agency: str) -> Mapping[str, Any]:
+        """The agency's settings; in sandbox mode anything unset falls back to the sandbox's own."""
+        configured = dict(self.agencies.get(agency, {}))
+        if not self.is_sandbox:
+            return configured
+        from sandbox.runner import agency_configs  # the hub may read what the sandbox expects
+
+        return {**agency_configs()[agency], **configured}
+
+    def with_agencies(self, agencies: Mapping[str, Mapping[str, Any]]) -> Settings:
+        merged = {a: {**self.agencies.get(a, {}), **agencies.get(a, {})} for a in {*self.agencies, *agencies}}
+        return replace(self, agencies=merged)
+
+    def sqlite_path(self) -> Path | None:
+        if self.database_url.startswith("sqlite://") and self.database_url != "sqlite://:memory:":
+            return Path(self.database_url.removeprefix("sqlite://"))
+        return None
+
+
+def load(environ: Mapping[str, str] | None = None, config_file: str | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    path = config_file or env.get("CARDHUB_CONFIG")
+    if path:
+        values.update(_from_file(Path(path)))
+    values.update(_from_env(env))
+    return _validated(values)
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError(f"config file not found: {path}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"config file {path} is not valid TOML: {exc}") from None
+    known = {f.name for f in fields(Settings)}
+    unknown = set(data) - known
+    if unknown:
+        raise SettingsError(f"config file {path}: unknown settings {sorted(unknown)}")
+    return data
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        if f.name == "agencies":
+            continue
+        raw = env.get(f"CARDHUB_{f.name.upper()}")
+        if raw is not None:
+            values[f.name] = raw
+    if "database_url" not in values and env.get("DATABASE_URL"):
+        values["database_url"] = env["DATABASE_URL"]
+    agencies: dict[str, dict[str, str]] = {}
+    for agency in AGENCY_IDS:
+        for key in AGENCY_KEYS:
+            raw = env.get(f"CARDHUB_AGENCY_{agency.upper()}_{key.upper()}")
+            if raw is not None:
+                agencies.setdefault(agency, {})[key] = raw
+    if agencies:
+        values["agencies"] = agencies
+    return values
+
+
+def _validated(values: dict[str, Any]) -> Settings:
+    converted: dict[str, Any] = {}
+    for f in fields(Settings):
+        if f.name not in values:
+            continue
+        raw = values[f.name]
+        try:
+            converted[f.name] = _convert(f.name, raw, f.type)
+        except (TypeError, ValueError) as exc:
+            raise SettingsError(f"setting {f.name}: {exc}") from None
+    settings = Settings(**converted)
+    if settings.mode not in MODES:
+        raise SettingsError(f"setting mode: must be one of {', '.join(MODES)}, not {settings.mode!r}")
+    for agency in settings.agencies:
+        if agency not in AGENCY_IDS:
+            raise SettingsError(f"unknown agency {agency!r} in settings; known: {', '.join(AGENCY_IDS)}")
+    if not 1 <= settings.default_page_size <= settings.max_page_size:
+        raise SettingsError("default_page_size must be between 1 and max_page_size")
+    return settings
+
+
+def _convert(name: str, raw: Any, annotation: Any) -> Any:
+    kind = str(annotation)
+    if name == "agencies":
+        if not isinstance(raw, Mapping):
+            raise TypeError("must be a table of agency tables")
+        return {str(k): dict(v) for k, v in raw.items()}
+    if "bool" in kind:
+        if isinstance(raw, bool):
+            return raw
+        lowered = str(raw).strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        if lowered in ("", "auto") and "None" in kind:
+            return None
+        raise ValueError(f"expected true or false, got {raw!r}")
+    if kind == "int":
+        if isinstance(raw, bool):
+            raise TypeError("expected a whole number")
+        value = int(raw)
+        if value < 0:
+            raise ValueError("must not be negative")
+        return value
+    if kind == "float":
+        value_f = float(raw)
+        if value_f <= 0:
+            raise ValueError("must be positive")
+        return value_f
+    return str(raw)

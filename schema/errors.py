@@ -1,0 +1,48 @@
+"""GraphQL errors clients see. One class per failure, each carrying its ``extensions.code``.
+
+Anything that is not a ``HubError`` is a bug: it is logged with its traceback on the server and
+reaches the client only as "Unexpected error." with code INTERNAL (see extensions/error_policy.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphql import GraphQLError
+
+from connectors.errors import AgencyError
+
+
+class HubError(GraphQLError):
+    code = "INTERNAL"
+
+    def __init__(self, message: str, **extensions: Any) -> None:
+        super().__init__(message, extensions={"code": self.code, **extensions})
+
+
+class Unauthenticated(HubError):
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(HubError):
+    code = "FORBIDDEN"
+
+
+class ConsentRequired(HubError):
+    code = "CONSENT_REQUIRED"
+
+
+class CitizenNotFound(HubError):
+    code = "CITIZEN_NOT_FOUND"
+
+
+class BadUserInput(HubError):
+    code = "BAD_USER_INPUT"
+
+
+class AgencyFailure(HubError):
+    """An agency section could not be fetched. ``code`` is the agency error's own."""
+
+    def __init__(self, error: AgencyError) -> None:
+        self.code = error.code
+        super().__init__(f"{error.agency} is not available: {error.message}", agency=error.agency)

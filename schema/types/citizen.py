@@ -1,0 +1,98 @@
+"""The citizen's card profile: identity and card from the hub's registry, five agency sections."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TypeVar
+
+import strawberry
+from strawberry.extensions.field_extension import FieldExtension
+from strawberry.permission import PermissionExtension
+
+from auth.registry import Card as CardRecord
+from auth.registry import CardStatus
+from auth.registry import Citizen as CitizenRecord
+from connectors import domain
+from connectors.errors import AgencyError
+from schema.context import Info
+from schema.errors import AgencyFailure, Forbidden
+from schema.permissions import RequireScope
+from schema.types.health import HealthSection
+from schema.types.housing_fund import HousingFundSection
+from schema.types.library import LibrarySection
+from schema.types.social_security import SocialSecuritySection
+from schema.types.transit import TransitSection
+
+strawberry.enum(CardStatus)
+S = TypeVar("S", bound=domain.Section)
+
+
+def scoped(scope: str) -> list[FieldExtension]:
+    return [PermissionExtension(permissions=[RequireScope(scope)])]
+
+
+@strawberry.type(description="The citizen card itself, from the hub's card registry.")
+class Card:
+    status: CardStatus
+    issued_on: date
+    virtual_card: bool = strawberry.field(description="Whether a virtual card is active in the mobile app.")
+
+
+async def load_section(info: Info, agency: str, card_number: str, kind: type[S]) -> S | None:
+    principal = info.context.principal
+    if principal is not None and principal.citizen not in (None, card_number):
+        # Query resolvers already prevent this; refuse here too so no path can cross citizens.
+        raise Forbidden("a citizen's token reads only that citizen")
+    try:
+        section = await info.context.sections.load(agency, card_number)
+    except AgencyError as exc:
+        raise AgencyFailure(exc) from exc
+    if section is not None and not isinstance(section, kind):
+        raise TypeError(f"{agency} connector returned {type(section).__name__}, expected {kind.__name__}")
+    return section
+
+
+@strawberry.type(description="A citizen's card profile. Each part needs its own scope.")
+class Citizen:
+    card_number: strawberry.ID
+    _record: strawberry.Private[CitizenRecord]
+
+    @strawberry.field(extensions=scoped("card"), description="Scope `card`.")
+    def name(self) -> str | None:
+        return self._record.name
+
+    @strawberry.field(extensions=scoped("card"), description="Scope `card`.")
+    async def card(self) -> Card | None:
+        record = await CardRecord.get_or_none(citizen_id=self._record.card_number)
+        if record is None:
+            return None
+        return Card(status=record.status, issued_on=record.issued_on, virtual_card=record.virtual_card)
+
+    @strawberry.field(extensions=scoped("social_security"))
+    async def social_security(self, info: Info) -> SocialSecuritySection | None:
+        data = await load_section(info, "social_security", self.card_number, domain.SocialSecurity)
+        return SocialSecuritySection.from_domain(data) if data else None
+
+    @strawberry.field(extensions=scoped("transit"))
+    async def transit(self, info: Info) -> TransitSection | None:
+        data = await load_section(info, "transit", self.card_number, domain.Transit)
+        return TransitSection.from_domain(data) if data else None
+
+    @strawberry.field(extensions=scoped("health"))
+    async def health(self, info: Info) -> HealthSection | None:
+        data = await load_section(info, "health", self.card_number, domain.Health)
+        return HealthSection.from_domain(data) if data else None
+
+    @strawberry.field(extensions=scoped("housing_fund"))
+    async def housing_fund(self, info: Info) -> HousingFundSection | None:
+        data = await load_section(info, "housing_fund", self.card_number, domain.HousingFund)
+        return HousingFundSection.from_domain(data) if data else None
+
+    @strawberry.field(extensions=scoped("library"))
+    async def library(self, info: Info) -> LibrarySection | None:
+        data = await load_section(info, "library", self.card_number, domain.Library)
+        return LibrarySection.from_domain(data) if data else None
+
+    @classmethod
+    def from_record(cls, record: CitizenRecord) -> Citizen:
+        return cls(card_number=strawberry.ID(record.card_number), _record=record)
