@@ -18,7 +18,7 @@ def money_from_fen(value: object) -> Decimal:
 
 
 def money_from_decimal_string(value: object) -> Decimal:
-    """"12.50" -> Decimal("12.50"). Refuses floats, which would already have lost exactness."""
+    """ "12.50" -> Decimal("12.50"). Refuses floats, which would already have lost exactness."""
     if not isinstance(value, str):
         raise ValueError(f"expected a decimal string, got {value!r}")
     try:
@@ -50,7 +50,10 @@ def datetime_from_iso(value: object) -> datetime:
 def datetime_from_epoch_millis(value: object) -> datetime:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"expected epoch milliseconds, got {value!r}")
-    return datetime.fromtimestamp(value / 1000, tz=UTC)
+    try:
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    except (OverflowError, OSError) as exc:  # out of the platform's range: still just a bad value
+        raise ValueError(f"epoch milliseconds out of range: {value!r}") from exc
 
 
 def require(mapping: object, key: str) -> object:

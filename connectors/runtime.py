@@ -7,13 +7,14 @@ Nothing above this module sees aiohttp.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 import aiohttp
 
@@ -150,7 +151,7 @@ class AgencyClient:
             async with self.session.post(
                 url,
                 data={"grant_type": "client_credentials"},
-                auth=aiohttp.BasicAuth(client_id, secret),
+                headers={"Authorization": client_secret_basic(client_id, secret)},
             ) as resp:
                 status = resp.status
                 payload = await resp.json(content_type=None) if status < 500 else None
@@ -172,6 +173,12 @@ class AgencyClient:
         if not values:
             return None, None
         return values[len(values) // 2], values[min(len(values) - 1, int(len(values) * 0.95))]
+
+
+def client_secret_basic(client_id: str, secret: str) -> str:
+    # RFC 6749 section 2.3.1: form-urlencode both parts before joining and base64-encoding them.
+    pair = f"{quote_plus(client_id)}:{quote_plus(secret)}"
+    return "Basic " + base64.b64encode(pair.encode()).decode()
 
 
 def _looks_like_json(raw: bytes) -> bool:
