@@ -2,7 +2,8 @@
 
 An agency module defines an ``AgencyDefinition``; ``build_app`` turns it into an aiohttp
 application. Control routes under ``/_sandbox/`` are for tests and demos: they skip auth, faults and
-stats. ``/openapi.json`` and any token endpoint skip auth too.
+stats. ``/openapi.json`` and any token endpoint skip auth, but not faults: an agency that is down
+serves no documents either, which is what the hub's readiness check relies on.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def _is_control(request: web.Request) -> bool:
 
 @web.middleware
 async def _stats_and_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if _is_control(request) or request.path == "/openapi.json":
+    if _is_control(request):
         return await handler(request)
     app = request.app
     definition = app[DEFINITION_KEY]

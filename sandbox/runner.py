@@ -120,7 +120,7 @@ def start(
     ready_timeout: float = 20.0,
     quiet: bool = True,
 ) -> Sandbox:
-    """Start agencies as subprocesses and wait until each serves /openapi.json.
+    """Start agencies as subprocesses and wait until each answers its control route.
 
     ``ephemeral`` picks free ports (for tests); otherwise the default ports 8701-8705.
     ``down`` agencies start answering every call with 503 in their own error format.
@@ -161,7 +161,7 @@ def _wait_ready(sandbox: Sandbox, timeout: float) -> None:
                 )
             with (
                 contextlib.suppress(urllib.error.URLError, OSError),
-                urllib.request.urlopen(sandbox.url(agency) + "/openapi.json", timeout=1) as resp,
+                urllib.request.urlopen(sandbox.url(agency) + "/_sandbox/fault", timeout=1) as resp,
             ):
                 if resp.status == 200:
                     pending.discard(agency)
