@@ -17,11 +17,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from auth.bearer import InvalidRequest, bearer_token
 from auth.principal import Principal
 from auth.tokens import InvalidToken, authenticate
 from schema.context import HubContext, Services
+from schema.errors import code_request_errors
 from schema.schema import HubSchema
 
 log = logging.getLogger("cardhub.http")
@@ -57,6 +60,11 @@ class HubGraphQL(GraphQL[HubContext, None]):
             await send(message)
 
         await super().__call__(scope, receive, send_with_id)  # type: ignore[arg-type]
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        if result.errors:
+            code_request_errors(result.errors)
+        return await super().process_result(request, result)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> HubContext:
         principal: Principal | None = request.state.principal

@@ -8,9 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 
 from connectors.errors import AgencyError
+
+
+def code_request_errors(errors: list[GraphQLError]) -> None:
+    """Give parse and validation errors (which carry no code of their own) theirs, in place."""
+    for error in errors:
+        if not (error.extensions or {}).get("code"):
+            code = "GRAPHQL_PARSE_FAILED" if isinstance(error, GraphQLSyntaxError) else "GRAPHQL_VALIDATION_FAILED"
+            error.extensions = {**(error.extensions or {}), "code": code}
 
 
 class HubError(GraphQLError):

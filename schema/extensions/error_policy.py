@@ -1,7 +1,8 @@
 """What clients see of errors: typed hub errors as they are, everything else masked.
 
-GraphQL syntax and validation errors are the client's own mistake and keep their message (with
-code GRAPHQL_PARSE_FAILED or GRAPHQL_VALIDATION_FAILED). An unexpected exception is replaced by
+GraphQL syntax and validation errors are the client's own mistake and keep their message; the
+transport codes them with ``schema.errors.code_request_errors`` (strawberry returns a parse error
+before any operation hook could see it). An unexpected exception is replaced by
 "Unexpected error." with code INTERNAL; its traceback goes to the server log only.
 """
 
@@ -28,19 +29,8 @@ class ErrorPolicy(SchemaExtension):
 
     def _classified(self, error: GraphQLError) -> GraphQLError:
         original = error.original_error
-        if isinstance(original, HubError) or (original is None and (error.extensions or {}).get("code")):
-            return error
-        if original is None:
-            # Parse or validation error: the query itself is wrong, say so.
-            code = "GRAPHQL_PARSE_FAILED" if "Syntax Error" in error.message else "GRAPHQL_VALIDATION_FAILED"
-            return GraphQLError(
-                error.message,
-                nodes=error.nodes,
-                source=error.source,
-                positions=error.positions,
-                path=error.path,
-                extensions={"code": code},
-            )
+        if original is None or isinstance(original, HubError):
+            return error  # a hub error, or the request's own mistake (coded by code_request_errors)
         log.error("unexpected error at %s", ".".join(map(str, error.path or [])), exc_info=original)
         return GraphQLError(
             "Unexpected error.",
