@@ -73,7 +73,15 @@ def load(environ: Mapping[str, str] | None = None, config_file: str | None = Non
     path = config_file or env.get("CARDHUB_CONFIG")
     if path:
         values.update(_from_file(Path(path)))
-    values.update(_from_env(env))
+    from_env = _from_env(env)
+    file_agencies = values.get("agencies", {})
+    env_agencies = from_env.pop("agencies", {})
+    values.update(from_env)
+    if isinstance(file_agencies, Mapping) and env_agencies:
+        # Per key, not per agency: a secret from the environment keeps the file's URL.
+        values["agencies"] = {
+            a: {**file_agencies.get(a, {}), **env_agencies.get(a, {})} for a in {*file_agencies, *env_agencies}
+        }
     return _validated(values)
 
 
