@@ -118,7 +118,9 @@ class HmacChecker:
         expected = base64.b64encode(
             hmac.new(
                 self.secret.encode(),
-                hmac_string_to_sign(request.method, request.raw_path.split("?")[0], request.query_string, ts, nonce, body).encode(),
+                hmac_string_to_sign(
+                    request.method, request.raw_path.split("?")[0], request.query_string, ts, nonce, body
+                ).encode(),
                 hashlib.sha256,
             ).digest()
         ).decode()

@@ -31,7 +31,6 @@ AGENCY = "housing_fund"
 ConnectorFactory = Callable[..., Awaitable[Connector]]  # the make_connector fixture
 
 
-
 def with_trait(trait: str) -> list[Persona]:
     return [p for p in PERSONAS if p.has(trait)]
 

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from connectors import formats
+
+
+def test_fen_become_exact_yuan() -> None:
+    assert formats.money_from_fen(12345) == Decimal("123.45")
+    assert formats.money_from_fen(-50) == Decimal("-0.50")
+    assert str(formats.money_from_fen(0)) == "0.00"
+
+
+@pytest.mark.parametrize("value", [1.5, True, "100", None])
+def test_fen_must_be_whole_numbers(value: object) -> None:
+    with pytest.raises(ValueError, match="integer fen"):
+        formats.money_from_fen(value)
+
+
+def test_decimal_strings_stay_exact() -> None:
+    assert formats.money_from_decimal_string("0.10") + formats.money_from_decimal_string("0.20") == Decimal("0.30")
+    assert str(formats.money_from_decimal_string("-3")) == "-3.00"
+
+
+@pytest.mark.parametrize("value", [0.1, "1.005", "NaN", "Infinity", "abc", None])
+def test_decimal_strings_refuse_floats_and_noise(value: object) -> None:
+    with pytest.raises(ValueError):
+        formats.money_from_decimal_string(value)
+
+
+def test_dates_and_instants() -> None:
+    assert formats.date_from("20260301", "%Y%m%d") == date(2026, 3, 1)
+    assert formats.datetime_from_iso("2026-03-01T08:00:00").utcoffset() == formats.CHINA_TZ.utcoffset(None)
+    with pytest.raises(ValueError):
+        formats.datetime_from_epoch_millis(10**20)
+    with pytest.raises(ValueError):
+        formats.date_from("2026-13-01", "%Y-%m-%d")

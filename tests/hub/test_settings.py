@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hub.settings import Settings, SettingsError, load
+
+
+def test_defaults_are_the_embedded_sandbox_set_up() -> None:
+    settings = load({})
+    assert settings == Settings()
+    assert settings.is_sandbox
+    assert settings.database_url.startswith("sqlite://")
+    assert settings.graphiql_enabled
+
+
+def test_environment_overrides_the_file_which_overrides_defaults(tmp_path: Path) -> None:
+    config = tmp_path / "cardhub.toml"
+    config.write_text('port = 9001\nmax_page_size = 50\n[agencies.transit]\nurl = "http://file"\n')
+    settings = load({"CARDHUB_PORT": "9002", "CARDHUB_AGENCY_TRANSIT_SECRET": "s3cret"}, str(config))
+    assert settings.port == 9002
+    assert settings.max_page_size == 50
+    assert settings.agencies["transit"] == {"url": "http://file", "secret": "s3cret"}
+
+
+def test_database_url_alias_and_production_mode() -> None:
+    settings = load({"DATABASE_URL": "postgres://db/x", "CARDHUB_MODE": "production"})
+    assert settings.database_url == "postgres://db/x"
+    assert not settings.graphiql_enabled
+    # Production never falls back to the sandbox's credentials.
+    assert settings.agency_config("transit") == {}
+
+
+def test_sandbox_mode_falls_back_to_the_sandbox_agencies() -> None:
+    config = load({"CARDHUB_AGENCY_HEALTH_URL": "http://127.0.0.1:1"}).agency_config("health")
+    assert config["url"] == "http://127.0.0.1:1"
+    assert config["auth"] == "api_key"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"CARDHUB_PORT": "eighty"}, "setting port"),
+        ({"CARDHUB_GRAPHIQL": "maybe"}, "setting graphiql"),
+        ({"CARDHUB_MODE": "staging"}, "mode"),
+        ({"CARDHUB_AGENCY_TIMEOUT_SECONDS": "0"}, "agency_timeout_seconds"),
+        ({"CARDHUB_DEFAULT_PAGE_SIZE": "500"}, "default_page_size"),
+    ],
+)
+def test_bad_values_are_refused_with_the_setting_named(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load(env)
+
+
+def test_bad_config_files_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="not found"):
+        load({}, str(tmp_path / "missing.toml"))
+    broken = tmp_path / "broken.toml"
+    broken.write_text("port = [")
+    with pytest.raises(SettingsError, match="not valid TOML"):
+        load({}, str(broken))
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text("prot = 1\n")
+    with pytest.raises(SettingsError, match="unknown settings"):
+        load({}, str(unknown))
+    agency = tmp_path / "agency.toml"
+    agency.write_text('[agencies.parking]\nurl = "http://x"\n')
+    with pytest.raises(SettingsError, match="unknown agency"):
+        load({}, str(agency))
+
+
+def test_secrets_stay_out_of_repr() -> None:
+    settings = load({"CARDHUB_AGENCY_TRANSIT_SECRET": "s3cret"})
+    assert "s3cret" not in repr(settings)
