@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, overload
 
 from connectors.domain import Section, SectionMeta
 from connectors.errors import AgencyBadResponse
 from connectors.runtime import AgencyClient, AgencyResponse
+
+T1 = TypeVar("T1")
+T2 = TypeVar("T2")
+T3 = TypeVar("T3")
+
+
+@overload
+async def gather_or_cancel(a: Awaitable[T1], b: Awaitable[T2], /) -> tuple[T1, T2]: ...
+@overload
+async def gather_or_cancel(a: Awaitable[T1], b: Awaitable[T2], c: Awaitable[T3], /) -> tuple[T1, T2, T3]: ...
+@overload
+async def gather_or_cancel(*calls: Awaitable[T1]) -> tuple[T1, ...]: ...
+async def gather_or_cancel(*calls: Awaitable[Any]) -> tuple[Any, ...]:
+    """Run agency calls together; the first failure cancels the rest instead of letting them wait out
+    their own timeouts against an agency that is already failing."""
+    tasks = [asyncio.ensure_future(c) for c in calls]
+    try:
+        return tuple(await asyncio.gather(*tasks))
+    finally:
+        for task in tasks:
+            task.cancel()
+
 
 # A list can be long (a commuter's trips); adapters walk the agency's pages up to this many items.
 MAX_ITEMS = 200

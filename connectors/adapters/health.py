@@ -6,12 +6,11 @@ vaccinations), fetched concurrently; the two lists are paged with ``page_no``/``
 
 from __future__ import annotations
 
-import asyncio
 from functools import partial
-from typing import ClassVar, TypeVar, cast
+from typing import ClassVar, TypeVar
 from urllib.parse import quote
 
-from connectors.base import MAX_ITEMS, Connector
+from connectors.base import MAX_ITEMS, Connector, gather_or_cancel
 from connectors.domain import Health, Vaccination, Visit, VisitKind
 from connectors.errors import AgencyBadResponse
 from connectors.formats import date_from, require, require_list, require_str
@@ -38,20 +37,14 @@ class HealthConnector(Connector):
 
     async def fetch(self, card_number: str) -> Health | None:
         base = f"{PREFIX}/{quote(card_number, safe='')}"
-        # return_exceptions: wait for all three so no request outlives the call, then raise the first.
-        results = await asyncio.gather(
-            self._resident(base, card_number),
-            self._all_pages(f"{base}/visits"),
-            self._all_pages(f"{base}/vaccinations"),
-            return_exceptions=True,
-        )
-        for result in results:
-            if isinstance(result, BaseException) and not isinstance(result, _NotFound):
-                raise result
-        if any(isinstance(result, _NotFound) for result in results):
+        try:
+            resident, visits, vaccinations = await gather_or_cancel(
+                self._resident(base, card_number),
+                self._all_pages(f"{base}/visits"),
+                self._all_pages(f"{base}/vaccinations"),
+            )
+        except _NotFound:
             return None
-        # Every exception is dealt with above, so what is left are the three answers.
-        resident, visits, vaccinations = cast(tuple[dict[str, object], list[object], list[object]], results)
         clinic = self.mapped("registered clinic", partial(require, resident, "registered_clinic"))
         clinic_name = None if clinic is None else self.mapped("clinic", partial(require_str, clinic, "clinic_name"))
         return Health(

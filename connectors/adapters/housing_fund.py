@@ -6,12 +6,11 @@ decimal string in yuan, dates are ``YYYY/MM/DD``, loans come in pages chained by
 
 from __future__ import annotations
 
-import asyncio
 from functools import partial
 from typing import ClassVar
 from urllib.parse import quote
 
-from connectors.base import MAX_ITEMS, Connector
+from connectors.base import MAX_ITEMS, Connector, gather_or_cancel
 from connectors.domain import HousingFund, HousingLoan, LoanStatus
 from connectors.errors import AgencyBadResponse
 from connectors.formats import date_from, money_from_decimal_string, require, require_list, require_str
@@ -33,16 +32,7 @@ class HousingFundConnector(Connector):
 
     async def fetch(self, card_number: str) -> HousingFund | None:
         path = f"/gjj/openapi/accounts/{quote(card_number, safe='')}"
-        account_call = asyncio.ensure_future(self._data(path, {}, "account"))
-        loans_call = asyncio.ensure_future(self._loans(path + "/loans"))
-        try:
-            account, loans = await asyncio.gather(account_call, loans_call)
-        except BaseException:
-            # The first failure decides the section; stop the sibling instead of letting it wait
-            # out its own timeout against an agency that is already failing.
-            account_call.cancel()
-            loans_call.cancel()
-            raise
+        account, loans = await gather_or_cancel(self._data(path, {}, "account"), self._loans(path + "/loans"))
         if account is None:
             return None
         if loans is None:

@@ -7,14 +7,13 @@ milliseconds; the library works in China time, so dates are taken there. See doc
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date, datetime
 from functools import partial
 from urllib.parse import quote
 
-from connectors.base import MAX_ITEMS, Connector
+from connectors.base import MAX_ITEMS, Connector, gather_or_cancel
 from connectors.domain import Library, LibraryLoan, Reservation
-from connectors.errors import AgencyBadResponse
+from connectors.errors import AgencyBadResponse, AgencyError
 from connectors.formats import (
     CHINA_TZ,
     datetime_from_epoch_millis,
@@ -23,7 +22,8 @@ from connectors.formats import (
     require_list,
     require_str,
 )
-from connectors.runtime import AgencyResponse
+from connectors.keymap import KeyMap, outcome
+from connectors.runtime import AgencyClient, AgencyResponse
 
 PREFIX = "/opac/api"
 PATRON_NOT_FOUND = 40401  # the vendor's code for "no patron with this citizen card"
@@ -89,9 +89,21 @@ class LibraryConnector(Connector):
     name = "厦门市图书馆"
     page_size: int = 100  # the agency's maximum; tests shrink it per instance to force paging
 
+    def __init__(self, client: AgencyClient) -> None:
+        super().__init__(client)
+        self.patron_ids = KeyMap()
+
     async def fetch(self, card_number: str) -> Library | None:
-        response = await self.client.get(f"{PREFIX}/patrons/by-citizen-card/{quote(card_number, safe='')}")
+        # The lists hang off the patron id. Once it is known (connectors/keymap.py), the lookup and the
+        # lists go out together; the lists are kept only if the lookup still names the same patron.
+        known = self.patron_ids.get(card_number)
+        lists: tuple[list[object], list[object]] | AgencyError | None = None
+        if known is None:
+            response = await self._patron(card_number)
+        else:
+            response, lists = await gather_or_cancel(self._patron(card_number), outcome(self._lists(known)))
         if response.status == 404 and _error_code(response) == PATRON_NOT_FOUND:
+            self.patron_ids.forget(card_number)
             return None
         if response.status != 200:
             raise self.unexpected(response, "patron lookup")
@@ -99,10 +111,13 @@ class LibraryConnector(Connector):
         patron_id = self.mapped("patron id", lambda: _require_int(patron, "patronId"))
         library_card = self.mapped("library card number", lambda: require_str(patron, "cardNumber"))
         fines = self.mapped("fine balance", lambda: money_from_fen(require(patron, "fineBalance")))
-        loan_entries, hold_entries = await asyncio.gather(
-            self._walk(f"{PREFIX}/patrons/{patron_id}/loans"),
-            self._walk(f"{PREFIX}/patrons/{patron_id}/holds"),
-        )
+        if str(patron_id) != known:
+            self.patron_ids.put(card_number, str(patron_id))
+            lists = await self._lists(str(patron_id))
+        if isinstance(lists, AgencyError):
+            raise lists
+        assert lists is not None
+        loan_entries, hold_entries = lists
         loans = self.mapped("loan", lambda: sorted(map(_loan, loan_entries), key=lambda p: p[0], reverse=True))
         holds = self.mapped("hold", lambda: sorted(map(_hold, hold_entries), key=lambda p: p[0], reverse=True))
         return Library(
@@ -111,6 +126,14 @@ class LibraryConnector(Connector):
             reservations=tuple(hold for _, hold in holds),
             fines=fines,
             meta=self.meta(),
+        )
+
+    async def _patron(self, card_number: str) -> AgencyResponse:
+        return await self.client.get(f"{PREFIX}/patrons/by-citizen-card/{quote(card_number, safe='')}")
+
+    async def _lists(self, patron_id: str) -> tuple[list[object], list[object]]:
+        return await gather_or_cancel(
+            self._walk(f"{PREFIX}/patrons/{patron_id}/loans"), self._walk(f"{PREFIX}/patrons/{patron_id}/holds")
         )
 
     async def _walk(self, path: str) -> list[object]:

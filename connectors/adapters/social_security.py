@@ -7,12 +7,10 @@ Wire API: docs/agencies/social_security.md. Requests are HMAC-signed by ``HmacAu
 
 from __future__ import annotations
 
-import asyncio
 import math
-from collections.abc import Coroutine
 from typing import Any
 
-from connectors.base import MAX_ITEMS, Connector
+from connectors.base import MAX_ITEMS, Connector, gather_or_cancel
 from connectors.domain import Contribution, InsuranceType, SocialSecurity
 from connectors.errors import AgencyAuthFailed, AgencyBadResponse, AgencyUnavailable
 from connectors.formats import date_from, money_from_fen, require, require_list, require_str
@@ -45,14 +43,14 @@ class SocialSecurityConnector(Connector):
         if not (card_number.isascii() and card_number.isdigit()):
             return None
         path = f"/si/api/v2/insured/{card_number}"
-        insured, first = await _all([self._data(path, {}), self._page(path, 1)])
+        insured, first = await gather_or_cancel(self._data(path, {}), self._page(path, 1))
         if insured is None:
             return None
         if first is None:
             raise AgencyBadResponse(self.agency, "contributions not found for an insured citizen")
         total = self.mapped("contribution total", lambda: _count(first, "total"))
         wanted = min(total, self.max_items)
-        pages = await _all([self._page(path, p) for p in range(2, math.ceil(wanted / self.page_size) + 1)])
+        pages = await gather_or_cancel(*(self._page(path, p) for p in range(2, math.ceil(wanted / self.page_size) + 1)))
         if None in pages:
             raise AgencyBadResponse(self.agency, "contribution page vanished while paging")
         records = self.mapped(
@@ -93,16 +91,6 @@ class SocialSecurityConnector(Connector):
         if not isinstance(data, dict):
             raise AgencyBadResponse(self.agency, f"{path}: answer without a data object")
         return data
-
-
-async def _all(calls: list[Coroutine[Any, Any, Data | None]]) -> list[Data | None]:
-    """gather, but a failure cancels the calls still running instead of leaving them behind."""
-    tasks = [asyncio.ensure_future(c) for c in calls]
-    try:
-        return list(await asyncio.gather(*tasks))
-    finally:
-        for task in tasks:
-            task.cancel()
 
 
 def _count(mapping: object, key: str) -> int:

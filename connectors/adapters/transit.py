@@ -1,8 +1,10 @@
 """Xiamen e-tong Card Co.: balance, concession and recent trips of the citizen's transit card.
 
 Wire format (docs/agencies/transit.md): camelCase JSON, money as decimal strings, instants in ISO 8601
-with offset, cursor pagination, RFC 7807 problem bodies. The e-tong card has its own number, so the
-citizen card is looked up first; the trips need that number, so the two calls cannot overlap.
+with offset, cursor pagination, RFC 7807 problem bodies. The e-tong card has its own number, found
+by looking the citizen card up; the trips need that number. Once known (connectors/keymap.py), the
+lookup and the first trips page go out together, and the trips are kept only if the lookup still
+names the same card.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from functools import partial
 from typing import ClassVar
 from urllib.parse import quote
 
-from connectors.base import MAX_ITEMS, Connector
+from connectors.base import MAX_ITEMS, Connector, gather_or_cancel
 from connectors.domain import Concession, Transit, Trip, TripMode
+from connectors.errors import AgencyError
 from connectors.formats import (
     datetime_from_iso,
     money_from_decimal_string,
@@ -21,6 +24,8 @@ from connectors.formats import (
     require_list,
     require_str,
 )
+from connectors.keymap import KeyMap, outcome
+from connectors.runtime import AgencyClient, AgencyResponse
 
 PAGE_LIMIT = 50  # the agency's maximum: fewest round trips
 CARD_NOT_FOUND = "https://api.xmetong.example/problems/card-not-found"
@@ -79,17 +84,37 @@ class TransitConnector(Connector):
     agency: ClassVar[str] = "transit"
     name: ClassVar[str] = "Xiamen e-tong Card Co."
 
+    def __init__(self, client: AgencyClient) -> None:
+        super().__init__(client)
+        self.etong_numbers = KeyMap()
+
     async def fetch(self, card_number: str) -> Transit | None:
-        response = await self.client.get(f"/v1/citizens/{quote(card_number, safe='')}/card")
+        known = self.etong_numbers.get(card_number)
+        trips: tuple[Trip, ...] | AgencyError | None = None
+        if known is None:
+            response = await self._card(card_number)
+        else:
+            response, trips = await gather_or_cancel(
+                self._card(card_number), outcome(self._trips(quote(known, safe="")))
+            )
         # Only the agency's own "no such card" means no account; any other 404 means a wrong path.
         if response.status == 404 and isinstance(response.body, dict) and response.body.get("type") == CARD_NOT_FOUND:
+            self.etong_numbers.forget(card_number)
             return None
         if response.status != 200:
             raise self.unexpected(response, "card lookup")
         # Checked before the trips are walked: a broken card document is not worth several more calls.
         number, balance, concession = self.mapped("card", partial(_card, response.body))
-        trips = await self._trips(quote(number, safe=""))
+        if number != known:  # first visit, or the citizen's card was replaced: those trips are not theirs
+            self.etong_numbers.put(card_number, number)
+            trips = await self._trips(quote(number, safe=""))
+        if isinstance(trips, AgencyError):
+            raise trips
+        assert trips is not None
         return Transit(card_number=number, balance=balance, concession=concession, trips=trips, meta=self.meta())
+
+    async def _card(self, card_number: str) -> AgencyResponse:
+        return await self.client.get(f"/v1/citizens/{quote(card_number, safe='')}/card")
 
     async def _trips(self, path_number: str) -> tuple[Trip, ...]:
         trips: list[Trip] = []
