@@ -6,6 +6,7 @@ newest first, so the handlers only page and serialise them.
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -116,6 +117,7 @@ def records_for(card_no: str) -> HealthRecords | None:
 
 
 @cache
+@functools.lru_cache(maxsize=256)  # deterministic per (persona, day): derive once
 def _records(persona: Persona, today: date) -> HealthRecords:
     # One generator, drawn in a fixed order, so every record is stable for a given today().
     rng = personas.rng(persona, AGENCY)

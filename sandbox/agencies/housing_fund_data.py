@@ -6,6 +6,7 @@ centre's decimal strings. Dates are relative to ``sandbox.clock.today()``.
 
 from __future__ import annotations
 
+import functools
 import random
 import zlib
 from dataclasses import dataclass
@@ -124,6 +125,7 @@ def account_for(card_no: str) -> Account | None:
     return _derive(persona, clock.today())
 
 
+@functools.lru_cache(maxsize=256)  # deterministic per (persona, day): derive once
 def _derive(persona: Persona, today: date) -> Account:
     r = rng(persona, AGENCY)
     this_month = today.replace(day=1)

@@ -7,6 +7,7 @@ always the sum over the overdue loans, and loans that are not overdue never carr
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
@@ -192,6 +193,7 @@ def _holds(persona: Persona, rng: random.Random, books: list[tuple[str, str, str
     return sorted(holds, key=lambda hold: hold.reserved_at, reverse=True)
 
 
+@functools.lru_cache(maxsize=256)  # deterministic per (persona, day): derive once
 def _derive(persona: Persona, today: date) -> Patron:
     rng = personas.rng(persona, AGENCY)
     books = list(BOOKS)

@@ -16,6 +16,7 @@ relative to ``sandbox.clock.today()``. Who is in which situation, in order of pr
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date
 
@@ -152,7 +153,11 @@ def insured(card_number: str) -> Insured | None:
     persona = find(card_number)
     if persona is None or persona.has(NO_SOCIAL_SECURITY):
         return None
-    today = clock.today()
+    return _insured(persona, clock.today())
+
+
+@functools.lru_cache(maxsize=256)  # deterministic per (persona, day): derive once
+def _insured(persona: Persona, today: date) -> Insured:
     r = rng(persona, AGENCY)
     # Draw everything up front, in a fixed order, so each value is stable whatever branch applies.
     start_delay_months = r.randint(0, 24)

@@ -38,3 +38,24 @@ def test_dates_and_instants() -> None:
         formats.datetime_from_epoch_millis(10**20)
     with pytest.raises(ValueError):
         formats.date_from("2026-13-01", "%Y-%m-%d")
+
+
+@pytest.mark.parametrize(
+    ("value", "fmt"),
+    [
+        ("2026/03-01", "%Y/%m/%d"),
+        ("2026-03/01", "%Y-%m-%d"),
+        ("2026030a", "%Y%m%d"),
+        ("20260230", "%Y%m%d"),
+        ("", "%Y%m%d"),
+    ],
+)
+def test_fast_date_formats_refuse_what_strptime_refuses(value: str, fmt: str) -> None:
+    with pytest.raises(ValueError):
+        formats.date_from(value, fmt)
+
+
+def test_fast_date_formats_agree_with_strptime() -> None:
+    assert formats.date_from("2024/02/29", "%Y/%m/%d") == date(2024, 2, 29)
+    assert formats.date_from("20240229", "%Y%m%d") == date(2024, 2, 29)
+    assert formats.date_from("01.03.2026", "%d.%m.%Y") == date(2026, 3, 1)
