@@ -12,11 +12,12 @@ from starlette.routing import Route
 from tortoise.contrib.starlette import RegisterTortoise
 
 from connectors.base import Connector
+from connectors.domain import AGENCY_IDS
 from connectors.registry import build_connector
 from hub import database
 from hub.graphql_app import HubGraphQL
 from hub.readiness import healthz, readyz
-from hub.settings import AGENCY_IDS, Settings
+from hub.settings import Settings
 from schema.context import Services
 from schema.schema import build_schema
 

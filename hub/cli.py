@@ -11,9 +11,11 @@ from collections.abc import Sequence
 from types import FrameType
 
 from auth import scopes, tokens
+from connectors.domain import AGENCY_IDS
+from connectors.registry import ConnectorConfigError
 from hub import database
 from hub import settings as settings_module
-from hub.settings import AGENCY_IDS, Settings, SettingsError
+from hub.settings import Settings, SettingsError
 
 
 class UsageError(Exception):
@@ -27,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings_module.load(config_file=args.config)
         result: int = args.handler(args, settings)
         return result
-    except (SettingsError, UsageError, scopes.UnknownScope) as exc:
+    except (SettingsError, UsageError, scopes.UnknownScope, ConnectorConfigError) as exc:
         print(f"cardhub: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -89,11 +91,13 @@ def _latencies(items: list[str]) -> dict[str, int]:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from dataclasses import replace
 
+    from hub.app import build_connectors
     from hub.server import serve
 
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
     settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
+    build_connectors(settings)  # refuse a missing URL or credential now, not in a worker's traceback
     serve(settings, workers=args.workers, config_file=args.config)
     return 0
 

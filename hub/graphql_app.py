@@ -2,6 +2,7 @@
 
 A token that is present but malformed, unknown, expired or revoked gets HTTP 401 with
 ``WWW-Authenticate: Bearer error="invalid_token"`` (RFC 6750 section 3) and a GraphQL-shaped body;
+an Authorization header that is not ``Bearer <token>`` gets 400 ``invalid_request``;
 no token at all runs the query anonymously, so introspection works and citizen data is refused
 field by field with UNAUTHENTICATED.
 """

@@ -13,9 +13,22 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-AGENCY_IDS: tuple[str, ...] = ("social_security", "transit", "health", "housing_fund", "library")
-AGENCY_KEYS = ("url", "auth", "header", "secret", "client_id", "app_id", "token_path", "timeout_seconds")
+from connectors.domain import AGENCY_IDS
+
+AGENCY_KEYS = (
+    "url",
+    "auth",
+    "header",
+    "secret",
+    "client_id",
+    "app_id",
+    "token_path",
+    "timeout_seconds",
+    "max_connections",
+)
+AUTH_KINDS = ("api_key", "oauth2_client_credentials", "hmac", "none")
 MODES = ("sandbox", "production")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class SettingsError(ValueError):
@@ -60,11 +73,6 @@ class Settings:
     def with_agencies(self, agencies: Mapping[str, Mapping[str, Any]]) -> Settings:
         merged = {a: {**self.agencies.get(a, {}), **agencies.get(a, {})} for a in {*self.agencies, *agencies}}
         return replace(self, agencies=merged)
-
-    def sqlite_path(self) -> Path | None:
-        if self.database_url.startswith("sqlite://") and self.database_url != "sqlite://:memory:":
-            return Path(self.database_url.removeprefix("sqlite://"))
-        return None
 
 
 def load(environ: Mapping[str, str] | None = None, config_file: str | None = None) -> Settings:
@@ -138,7 +146,30 @@ def _validated(values: dict[str, Any]) -> Settings:
             raise SettingsError(f"unknown agency {agency!r} in settings; known: {', '.join(AGENCY_IDS)}")
     if not 1 <= settings.default_page_size <= settings.max_page_size:
         raise SettingsError("default_page_size must be between 1 and max_page_size")
+    for name in ("agency_max_connections", "sandbox_token_ttl_seconds", "max_query_depth", "port"):
+        if getattr(settings, name) < 1:
+            raise SettingsError(f"setting {name}: must be at least 1")
+    if settings.log_level.upper() not in LOG_LEVELS:
+        raise SettingsError(f"setting log_level: must be one of {', '.join(LOG_LEVELS)}, not {settings.log_level!r}")
+    for agency, table in settings.agencies.items():
+        _check_agency(agency, table)
     return settings
+
+
+def _check_agency(agency: str, table: Mapping[str, Any]) -> None:
+    unknown = set(table) - set(AGENCY_KEYS)
+    if unknown:
+        raise SettingsError(f"agencies.{agency}: unknown keys {sorted(unknown)}; known: {', '.join(AGENCY_KEYS)}")
+    if "auth" in table and table["auth"] not in AUTH_KINDS:
+        raise SettingsError(f"agencies.{agency}.auth: must be one of {', '.join(AUTH_KINDS)}, not {table['auth']!r}")
+    for key, minimum in (("timeout_seconds", 0.001), ("max_connections", 1)):
+        if key in table:
+            try:
+                value = float(table[key])
+            except (TypeError, ValueError):
+                raise SettingsError(f"agencies.{agency}.{key}: not a number: {table[key]!r}") from None
+            if value < minimum:
+                raise SettingsError(f"agencies.{agency}.{key}: must be positive")
 
 
 def _convert(name: str, raw: Any, annotation: Any) -> Any:

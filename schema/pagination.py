@@ -13,6 +13,7 @@ from typing import Generic, TypeVar
 
 import strawberry
 
+from connectors.base import MAX_ITEMS
 from schema.context import Info
 from schema.errors import BadUserInput
 
@@ -31,7 +32,9 @@ class PageInfo:
 @strawberry.type
 class Page(Generic[T]):
     nodes: list[T]
-    total_count: int
+    total_count: int = strawberry.field(
+        description=f"Items the hub holds for this list: the agency's, newest first, up to {MAX_ITEMS} per list."
+    )
     page_info: PageInfo
 
 

@@ -11,7 +11,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from schema.extensions.error_policy import ErrorPolicy
+from schema.extensions.error_policy import ErrorPolicy, request_id
 from schema.extensions.limits import limits
 from schema.query import Query
 from schema.types.common import MONEY_SCALAR, Money
@@ -25,7 +25,13 @@ class HubSchema(strawberry.Schema):
         # Unexpected ones were already logged with their traceback by ErrorPolicy.
         for error in errors:
             code = (error.extensions or {}).get("code", "INTERNAL")
-            log.info("graphql error %s at %s: %s", code, ".".join(map(str, error.path or [])), error.message)
+            log.info(
+                "graphql error %s at %s request_id=%s: %s",
+                code,
+                ".".join(map(str, error.path or [])),
+                request_id(execution_context.context if execution_context else None),
+                error.message,
+            )
 
 
 def build_schema(max_depth: int = 12, max_aliases: int = 30, **kwargs: Any) -> HubSchema:

@@ -19,6 +19,10 @@ from schema.errors import HubError
 log = logging.getLogger("cardhub.graphql")
 
 
+def request_id(context: object) -> str:
+    return str(getattr(context, "request_id", "-"))
+
+
 class ErrorPolicy(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
@@ -31,7 +35,12 @@ class ErrorPolicy(SchemaExtension):
         original = error.original_error
         if original is None or isinstance(original, HubError):
             return error  # a hub error, or the request's own mistake (coded by code_request_errors)
-        log.error("unexpected error at %s", ".".join(map(str, error.path or [])), exc_info=original)
+        log.error(
+            "unexpected error at %s request_id=%s",
+            ".".join(map(str, error.path or [])),
+            request_id(self.execution_context.context),
+            exc_info=original,
+        )
         return GraphQLError(
             "Unexpected error.",
             nodes=error.nodes,

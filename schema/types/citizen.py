@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import strawberry
 from strawberry.extensions.field_extension import FieldExtension
@@ -29,6 +29,15 @@ S = TypeVar("S", bound=domain.Section)
 
 def scoped(scope: str) -> list[FieldExtension]:
     return [PermissionExtension(permissions=[RequireScope(scope)])]
+
+
+def section(scope: str, what: str) -> Any:
+    """A profile section field: guarded by ``scope``, described so clients see which scope it needs."""
+    return strawberry.field(
+        extensions=scoped(scope),
+        description=f"{what} Needs scope `{scope}`; without it: null and CONSENT_REQUIRED. Null with no "
+        "error: the citizen has no account there. Null with AGENCY_* error: the agency failed.",
+    )
 
 
 @strawberry.type(description="The citizen card itself, from the hub's card registry.")
@@ -57,38 +66,38 @@ class Citizen:
     card_number: strawberry.ID
     _record: strawberry.Private[CitizenRecord]
 
-    @strawberry.field(extensions=scoped("card"), description="Scope `card`.")
+    @strawberry.field(extensions=scoped("card"), description="Needs scope `card`.")
     def name(self) -> str | None:
         return self._record.name
 
-    @strawberry.field(extensions=scoped("card"), description="Scope `card`.")
+    @strawberry.field(extensions=scoped("card"), description="Needs scope `card`.")
     async def card(self) -> Card | None:
         record = await CardRecord.get_or_none(citizen_id=self._record.card_number)
         if record is None:
             return None
         return Card(status=record.status, issued_on=record.issued_on, virtual_card=record.virtual_card)
 
-    @strawberry.field(extensions=scoped("social_security"))
+    @section("social_security", "Social insurance, from the Social Security Bureau.")
     async def social_security(self, info: Info) -> SocialSecuritySection | None:
         data = await load_section(info, "social_security", self.card_number, domain.SocialSecurity)
         return SocialSecuritySection.from_domain(data) if data else None
 
-    @strawberry.field(extensions=scoped("transit"))
+    @section("transit", "The e-tong transit card, from the e-tong card company.")
     async def transit(self, info: Info) -> TransitSection | None:
         data = await load_section(info, "transit", self.card_number, domain.Transit)
         return TransitSection.from_domain(data) if data else None
 
-    @strawberry.field(extensions=scoped("health"))
+    @section("health", "The hospital health card, from the Health Commission (sensitive).")
     async def health(self, info: Info) -> HealthSection | None:
         data = await load_section(info, "health", self.card_number, domain.Health)
         return HealthSection.from_domain(data) if data else None
 
-    @strawberry.field(extensions=scoped("housing_fund"))
+    @section("housing_fund", "The housing provident fund account, from the fund centre (sensitive).")
     async def housing_fund(self, info: Info) -> HousingFundSection | None:
         data = await load_section(info, "housing_fund", self.card_number, domain.HousingFund)
         return HousingFundSection.from_domain(data) if data else None
 
-    @strawberry.field(extensions=scoped("library"))
+    @section("library", "The public library card, from the public library.")
     async def library(self, info: Info) -> LibrarySection | None:
         data = await load_section(info, "library", self.card_number, domain.Library)
         return LibrarySection.from_domain(data) if data else None

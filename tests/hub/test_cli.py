@@ -75,6 +75,7 @@ async def test_client_token_reads_by_card_number(hub: RunningHub) -> None:
         (["token", "--persona", PERSONAS[0].card_number], {"CARDHUB_MODE": "production"}, "sandbox mode only"),
         (["demo", "--latency", "transit:100"], {}, "--latency takes AGENCY=MS"),
         (["serve"], {"CARDHUB_PORT": "http"}, "setting port"),
+        (["serve"], {"CARDHUB_MODE": "production"}, "no base URL configured"),
     ],
 )
 def test_usage_errors_exit_2_with_a_message_and_no_traceback(

@@ -73,3 +73,27 @@ def test_bad_config_files_are_refused(tmp_path: Path) -> None:
 def test_secrets_stay_out_of_repr() -> None:
     settings = load({"CARDHUB_AGENCY_TRANSIT_SECRET": "s3cret"})
     assert "s3cret" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('[agencies.transit]\nsecert = "x"\n', "unknown keys"),
+        ('[agencies.transit]\nauth = "password"\n', "must be one of"),
+        ("[agencies.transit]\ntimeout_seconds = 0\n", "must be positive"),
+        ('[agencies.transit]\nmax_connections = "lots"\n', "not a number"),
+        ('log_level = "verbose"\n', "log_level"),
+        ("agency_max_connections = 0\n", "at least 1"),
+        ("sandbox_token_ttl_seconds = 0\n", "at least 1"),
+    ],
+)
+def test_agency_tables_and_limits_are_checked_when_loaded(tmp_path: Path, toml: str, message: str) -> None:
+    config = tmp_path / "cardhub.toml"
+    config.write_text(toml)
+    with pytest.raises(SettingsError, match=message):
+        load({}, str(config))
+
+
+def test_max_connections_can_come_from_the_environment() -> None:
+    settings = load({"CARDHUB_AGENCY_LIBRARY_MAX_CONNECTIONS": "7"})
+    assert settings.agencies["library"]["max_connections"] == "7"
