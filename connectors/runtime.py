@@ -72,6 +72,8 @@ class AgencyClient:
                 ),
                 headers=dict(self.endpoint.extra_headers),
                 raise_for_status=False,
+                # One session serves every citizen: a cookie set for one must never ride along for another.
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
 
     async def close(self) -> None:
