@@ -128,14 +128,12 @@ class AgencyClient:
     async def _send(self, method: str, url: str, headers: dict[str, str], body: bytes) -> AgencyResponse:
         try:
             async with self.session.request(method, url, headers=headers, data=body or None) as resp:
-                raw = await resp.content.read(MAX_BODY_BYTES + 1)
+                raw = await self._read_bounded(resp)
                 status = resp.status
         except TimeoutError as exc:
             raise AgencyTimeout(self.agency, f"no answer within {self.endpoint.timeout_seconds:g}s") from exc
         except aiohttp.ClientError as exc:
             raise AgencyUnavailable(self.agency, f"connection failed ({type(exc).__name__})") from exc
-        if len(raw) > MAX_BODY_BYTES:
-            raise AgencyBadResponse(self.agency, "answer larger than the hub accepts")
         if status >= 500 and not _looks_like_json(raw):
             return AgencyResponse(status=status, body=None)
         try:
@@ -145,6 +143,19 @@ class AgencyClient:
                 return AgencyResponse(status=status, body=None)
             raise AgencyBadResponse(self.agency, f"answer is not JSON (HTTP {status})") from exc
         return AgencyResponse(status=status, body=parsed)
+
+    async def _read_bounded(self, resp: aiohttp.ClientResponse) -> bytes:
+        """The whole body, refused past MAX_BODY_BYTES without reading the rest into memory."""
+        if (resp.content_length or 0) > MAX_BODY_BYTES:
+            raise AgencyBadResponse(self.agency, "answer larger than the hub accepts")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in resp.content.iter_chunked(64 * 1024):
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise AgencyBadResponse(self.agency, "answer larger than the hub accepts")
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     async def fetch_client_credentials_token(self, token_path: str, client_id: str, secret: str) -> tuple[str, int]:
         """POST the token endpoint (client_secret_basic). Returns (access_token, expires_in)."""

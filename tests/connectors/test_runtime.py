@@ -1,0 +1,108 @@
+"""The shared HTTP runtime against a small misbehaving agency (an aiohttp server on loopback)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+
+from connectors.agency_auth import ApiKeyAuth
+from connectors.errors import AgencyAuthFailed, AgencyBadResponse, AgencyUnavailable
+from connectors.runtime import MAX_BODY_BYTES, AgencyClient, AgencyEndpoint
+from sandbox.runner import free_port
+
+SEEN_COOKIES: list[str | None] = []
+CALLS: list[str] = []
+
+
+async def set_cookie(request: web.Request) -> web.Response:
+    SEEN_COOKIES.append(request.headers.get("Cookie"))
+    response = web.json_response({"ok": True})
+    response.set_cookie("session", "citizen-a")
+    return response
+
+
+async def huge(request: web.Request) -> web.Response:
+    return web.Response(body=b"[" + b"1," * MAX_BODY_BYTES + b"1]", content_type="application/json")
+
+
+async def big(request: web.Request) -> web.Response:
+    return web.json_response(list(range(200_000)))  # about 1.3 MB
+
+
+async def huge_stream(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    await response.write(b"[")
+    for _ in range(MAX_BODY_BYTES // 65536 + 2):
+        await response.write(b"1," * 32768)
+    await response.write(b"1]")
+    return response
+
+
+async def maintenance(request: web.Request) -> web.Response:
+    return web.Response(status=502, text="<html>Bad Gateway</html>", content_type="text/html")
+
+
+async def refuse(request: web.Request) -> web.Response:
+    CALLS.append(request.headers.get("X-Key", ""))
+    return web.json_response({"error": "no"}, status=401)
+
+
+@pytest.fixture
+async def agency() -> AsyncIterator[AgencyClient]:
+    app = web.Application()
+    app.router.add_get("/cookie", set_cookie)
+    app.router.add_get("/huge", huge)
+    app.router.add_get("/maintenance", maintenance)
+    app.router.add_get("/big", big)
+    app.router.add_get("/huge-stream", huge_stream)
+    app.router.add_get("/refuse", refuse)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    client = AgencyClient(AgencyEndpoint("test", f"http://127.0.0.1:{port}", ApiKeyAuth("X-Key", "k")))
+    await client.start()
+    yield client
+    await client.close()
+    await runner.cleanup()
+
+
+async def test_cookies_from_one_call_never_ride_along_on_the_next(agency: AgencyClient) -> None:
+    SEEN_COOKIES.clear()
+    await agency.get("/cookie")
+    await agency.get("/cookie")
+    assert SEEN_COOKIES == [None, None]
+
+
+async def test_oversized_answers_are_refused(agency: AgencyClient) -> None:
+    with pytest.raises(AgencyBadResponse, match="larger"):
+        await agency.get("/huge")
+
+
+async def test_a_gateway_error_page_is_unavailability(agency: AgencyClient) -> None:
+    with pytest.raises(AgencyUnavailable, match="502"):
+        await agency.get("/maintenance")
+    assert agency.stats.failures == 1
+    assert agency.stats.last_error == "HTTP 502"
+
+
+async def test_a_refusal_is_retried_once_then_reported(agency: AgencyClient) -> None:
+    CALLS.clear()
+    with pytest.raises(AgencyAuthFailed):
+        await agency.get("/refuse")
+    assert CALLS == ["k", "k"]
+
+
+async def test_large_answers_within_the_limit_arrive_whole(agency: AgencyClient) -> None:
+    # Bodies come in chunks: a single read would return only the first and break the JSON.
+    response = await agency.get("/big")
+    assert response.body == list(range(200_000))
+
+
+async def test_oversized_answers_without_content_length_are_refused(agency: AgencyClient) -> None:
+    with pytest.raises(AgencyBadResponse, match="larger"):
+        await agency.get("/huge-stream")
