@@ -8,6 +8,7 @@ serves no documents either, which is what the hub's readiness check relies on.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -16,7 +17,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from sandbox.faults import FAULT_HEADER, Fault, FaultSyntaxError, delay
+from sandbox.faults import FAULT_HEADER, HANG_SECONDS, Fault, FaultSyntaxError
 from sandbox.stats import RequestStats
 
 log = logging.getLogger("sandbox")
@@ -86,16 +87,25 @@ async def _stats_and_faults(request: web.Request, handler: Handler) -> web.Strea
             fault = app[FAULT_KEY].current.plus(Fault.parse(request.headers.get(FAULT_HEADER, "")))
         except FaultSyntaxError as exc:
             return definition.error_response(400, "BAD_FAULT_HEADER", str(exc))
-        await delay(fault)
-        if fault.drop:
-            if request.transport is not None:
-                request.transport.close()
-            raise ConnectionResetError("sandbox fault: connection dropped")
-        if fault.error_status is not None:
-            return definition.error_response(fault.error_status, "INJECTED_FAULT", "injected fault")
-        if fault.garbage:
+        arrived = asyncio.get_running_loop().time()
+        if fault.hang:
+            await asyncio.sleep(HANG_SECONDS)
+        if fault.drop or fault.error_status is not None or fault.garbage:
+            await asyncio.sleep(fault.latency_ms / 1000)
+            if fault.drop:
+                if request.transport is not None:
+                    request.transport.close()
+                raise ConnectionResetError("sandbox fault: connection dropped")
+            if fault.error_status is not None:
+                return definition.error_response(fault.error_status, "INJECTED_FAULT", "injected fault")
             return web.Response(text=GARBAGE_BODY, content_type="text/html")
-        return await handler(request)
+        response = await handler(request)
+        # Latency is how long the agency takes to answer, counted from arrival: its own work happens
+        # inside that time, as it would in a real system with that response time.
+        remaining = fault.latency_ms / 1000 - (asyncio.get_running_loop().time() - arrived)
+        if remaining > 0:
+            await asyncio.sleep(remaining)
+        return response
     finally:
         RequestStats.end(interval)
 

@@ -3,11 +3,12 @@
 Per process (``python -m sandbox serve --latency 100 ...`` or ``PUT /_sandbox/fault``) and per
 request (header ``X-Sandbox-Fault: latency=100; error=503; drop; hang; garbage``). A request's
 own header adds to the process-wide fault: latencies add, the request's error status wins.
+A latency of N ms means the agency answers N ms after the request arrived (its own work included);
+with an error, drop or garbage fault it waits N ms, then fails.
 """
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -72,10 +73,3 @@ class Fault:
     @property
     def is_noop(self) -> bool:
         return self == Fault()
-
-
-async def delay(fault: Fault) -> None:
-    if fault.latency_ms > 0:
-        await asyncio.sleep(fault.latency_ms / 1000)
-    if fault.hang:
-        await asyncio.sleep(HANG_SECONDS)
