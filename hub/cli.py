@@ -64,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", type=int, metavar="SECONDS", help="lifetime (default: settings)")
     token.set_defaults(handler=_token)
 
+    audit_parser = sub.add_parser("audit", help="the tamper-evident access log")
+    audit_sub = audit_parser.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser("verify", help="check the hash chain; name the first broken entry")
+    verify.set_defaults(handler=_audit_verify)
+
     demo = sub.add_parser("demo", help="sandbox agencies + hub + a ready token")
     demo.add_argument("--port", type=int, default=8000)
     _fault_options(demo)
@@ -160,6 +165,21 @@ async def _mint(settings: Settings, persona: str | None, client: str | None, gra
             return await tokens.issue(tokens.SANDBOX_CONSOLE_CLIENT, granted, persona, ttl)
         assert client is not None
         return await tokens.issue(client, granted, None, ttl)
+
+
+def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from auth import audit
+
+    async def run() -> tuple[int, audit.Broken | None]:
+        async with database.connected(settings.database_url):
+            return await audit.verify()
+
+    checked, broken = asyncio.run(run())
+    if broken is None:
+        print(f"audit chain intact: {checked} entries")
+        return 0
+    print(f"audit chain broken at entry {broken.entry_id}: {broken.why} ({checked} entries before it hold)")
+    return 1
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:

@@ -9,7 +9,7 @@ from types import ModuleType
 
 from tortoise import Tortoise
 
-MODELS: dict[str, Iterable[str | ModuleType]] = {"models": ["auth.registry", "auth.tokens"]}
+MODELS: dict[str, Iterable[str | ModuleType]] = {"models": ["auth.registry", "auth.tokens", "auth.audit"]}
 
 
 def prepare(database_url: str) -> None:

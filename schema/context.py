@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from strawberry.types import Info as StrawberryInfo
 
+from auth.audit import Decision
 from auth.principal import Principal
 from connectors.base import Connector
 from schema.loaders import SectionLoaders
@@ -27,6 +28,9 @@ class HubContext:
     principal: Principal | None
     request_id: str
     sections: SectionLoaders = field(init=False)
+    # Every access decision on citizen data in this request, written to the audit log before the
+    # response leaves (schema/extensions/audit_trail.py).
+    decisions: list[Decision] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.sections = SectionLoaders(self.services.connectors)

@@ -7,6 +7,7 @@ from typing import Any
 
 from strawberry.permission import BasePermission
 
+from auth.audit import Decision, Outcome
 from auth.principal import Principal
 from schema.context import Info
 from schema.errors import ConsentRequired, Forbidden, Unauthenticated
@@ -32,7 +33,11 @@ class IsClient(BasePermission):
     """A client acting for itself (``Query.citizen``): citizen tokens read only their own profile."""
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        if require_principal(info).is_citizen:
+        principal = require_principal(info)
+        if principal.is_citizen:
+            wanted = str(kwargs.get("card_number", ""))
+            if wanted != principal.citizen:  # reading oneself this way is pointless, not a privacy event
+                info.context.decisions.append(Decision(wanted, "profile", Outcome.DENIED, Forbidden.code))
             raise Forbidden("a citizen's token reads only that citizen: use me instead of citizen(cardNumber)")
         return True
 
@@ -45,6 +50,9 @@ class RequireScope(BasePermission):
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         principal = require_principal(info)
+        citizen = str(source.card_number)
         if not principal.has_scope(self.scope):
+            info.context.decisions.append(Decision(citizen, self.scope, Outcome.DENIED, ConsentRequired.code))
             raise ConsentRequired(f"this token has no consent for scope {self.scope!r}", scope=self.scope)
+        info.context.decisions.append(Decision(citizen, self.scope, Outcome.ALLOWED))
         return True

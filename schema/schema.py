@@ -11,6 +11,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from schema.extensions.audit_trail import AuditTrail
 from schema.extensions.error_policy import ErrorPolicy, request_id
 from schema.extensions.limits import limits
 from schema.query import Query
@@ -37,7 +38,7 @@ class HubSchema(strawberry.Schema):
 def build_schema(max_depth: int = 12, max_aliases: int = 30, **kwargs: Any) -> HubSchema:
     return HubSchema(
         query=Query,
-        extensions=[ErrorPolicy, ParserCache, ValidationCache, limits(max_depth, max_aliases)],
+        extensions=[AuditTrail, ErrorPolicy, ParserCache, ValidationCache, limits(max_depth, max_aliases)],
         config=StrawberryConfig(scalar_map={Money: MONEY_SCALAR}),
         **kwargs,
     )

@@ -9,6 +9,7 @@ import strawberry
 from strawberry.extensions.field_extension import FieldExtension
 from strawberry.permission import PermissionExtension
 
+from auth.audit import Decision, Outcome
 from auth.registry import Card as CardRecord
 from auth.registry import CardStatus
 from auth.registry import Citizen as CitizenRecord
@@ -51,6 +52,7 @@ async def load_section(info: Info, agency: str, card_number: str, kind: type[S])
     principal = info.context.principal
     if principal is not None and principal.citizen not in (None, card_number):
         # Query resolvers already prevent this; refuse here too so no path can cross citizens.
+        info.context.decisions.append(Decision(card_number, agency, Outcome.DENIED, Forbidden.code))
         raise Forbidden("a citizen's token reads only that citizen")
     try:
         section = await info.context.sections.load(agency, card_number)

@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -131,3 +132,23 @@ async def test_demo_serves_a_ready_token_and_stops_everything_on_sigterm(hub: Ru
         assert await asyncio.wait_for(proc.wait(), 20) == 0
     assert not _port_open(port)
     assert not any(_port_open(p) for p in runner.DEFAULT_PORTS.values())
+
+
+async def test_audit_verify_reports_intact_and_names_a_tampered_entry(hub: RunningHub, tmp_path: Path) -> None:
+    await hub.graphql("{ me { transit { balance } } }", await hub.token(PERSONAS[0].card_number))
+    live = hub.settings.database_url.removeprefix("sqlite://")
+    result = await asyncio.to_thread(
+        cardhub, "audit", "verify", env={"CARDHUB_DATABASE_URL": hub.settings.database_url}
+    )
+    assert result.returncode == 0, result.stderr
+    assert re.fullmatch(r"audit chain intact: [1-9]\d* entries\n", result.stdout)
+
+    copy = tmp_path / "tampered.sqlite3"
+    with sqlite3.connect(live) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    with sqlite3.connect(copy) as db:
+        victim = db.execute("SELECT min(id) FROM audit_log").fetchone()[0]
+        db.execute("UPDATE audit_log SET outcome = 'DENIED' WHERE id = ?", (victim,))
+    result = await asyncio.to_thread(cardhub, "audit", "verify", env={"CARDHUB_DATABASE_URL": f"sqlite://{copy}"})
+    assert result.returncode == 1
+    assert f"audit chain broken at entry {victim}" in result.stdout

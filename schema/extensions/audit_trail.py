@@ -1,0 +1,39 @@
+"""Writes the request's access decisions to the audit log before the response leaves.
+
+Fail closed: if the log cannot be written, the client gets no citizen data, only AUDIT_UNAVAILABLE.
+A read nobody can account for is worse than a read that did not happen.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from auth import audit
+from schema.context import HubContext
+
+log = logging.getLogger("cardhub.audit")
+
+
+class AuditTrail(SchemaExtension):
+    async def on_operation(self) -> AsyncIterator[None]:
+        yield
+        context = self.execution_context.context
+        if not isinstance(context, HubContext) or context.principal is None or not context.decisions:
+            return
+        try:
+            await audit.append(context.request_id, context.principal.client_id, context.decisions)
+        except Exception:  # any storage failure: withhold the data rather than serve it unrecorded
+            log.exception("audit log write failed request_id=%s; response withheld", context.request_id)
+            result = self.execution_context.result
+            if result is not None:
+                result.data = None
+                result.errors = [
+                    GraphQLError(
+                        "The access could not be recorded, so no data is returned. Try again later.",
+                        extensions={"code": "AUDIT_UNAVAILABLE"},
+                    )
+                ]
