@@ -1,0 +1,188 @@
+"""Consent: a citizen's standing permission for one client to read parts of their profile.
+
+A long-lived object, as in India's Account Aggregator framework: ACTIVE, REVOKED or EXPIRED, with
+the purpose it was given for, an expiry (180 days by default), and a history of every change.
+Withdrawing is as easy as granting (PIPL article 15): per consent or per scope. A token is only as
+good as the consent behind it: the schema checks both on every request, so a revoke holds on the
+very next one.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from tortoise import fields
+from tortoise.models import Model
+from tortoise.transactions import in_transaction
+
+from auth.tokens import AccessToken
+
+DEFAULT_LIFETIME = timedelta(days=180)
+
+
+class ConsentStatus(enum.StrEnum):
+    ACTIVE = "ACTIVE"
+    REVOKED = "REVOKED"
+    EXPIRED = "EXPIRED"
+
+
+class ConsentError(ValueError):
+    pass
+
+
+class Consent(Model):
+    id = fields.IntField(primary_key=True)
+    citizen = fields.CharField(max_length=20)
+    client_id = fields.CharField(max_length=64)
+    scope = fields.TextField()  # space-separated, the scopes granted and not withdrawn
+    revoked_scope = fields.TextField(default="")  # withdrawn one by one, so the hub can say so
+    purpose = fields.TextField()
+    granted_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+    status = fields.CharEnumField(ConsentStatus, max_length=16, default=ConsentStatus.ACTIVE)
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "consent"
+        unique_together = (("citizen", "client_id"),)
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        return frozenset(self.scope.split())
+
+    @property
+    def revoked_scopes(self) -> frozenset[str]:
+        return frozenset(self.revoked_scope.split())
+
+
+class ConsentEvent(Model):
+    """The history: what changed, when, and the scopes after the change."""
+
+    id = fields.IntField(primary_key=True)
+    consent: fields.ForeignKeyRelation[Consent] = fields.ForeignKeyField(
+        "models.Consent", related_name="events", on_delete=fields.CASCADE
+    )
+    at = fields.DatetimeField()
+    action = fields.CharField(max_length=16)  # GRANTED, WIDENED, RENEWED, NARROWED, REVOKED, EXPIRED
+    scope = fields.TextField()
+
+    class Meta:
+        table = "consent_event"
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """What a consent allows right now, and why not when it does not."""
+
+    status: ConsentStatus | None  # None: the citizen never consented to this client
+    scopes: frozenset[str]
+    revoked: frozenset[str]
+
+    def allows(self, scope: str) -> bool:
+        return self.status is ConsentStatus.ACTIVE and scope in self.scopes
+
+
+NO_CONSENT = Standing(None, frozenset(), frozenset())
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def grant(
+    citizen: str, client_id: str, scopes: frozenset[str], purpose: str, lifetime: timedelta = DEFAULT_LIFETIME
+) -> Consent:
+    """Record the citizen's consent. Adds to an active consent (and renews its expiry); a revoked or
+    expired one starts afresh with just these scopes."""
+    if not scopes:
+        raise ConsentError("a consent needs at least one scope")
+    now = _now()
+    async with in_transaction():
+        consent = await Consent.filter(citizen=citizen, client_id=client_id).select_for_update().first()
+        if consent is not None and await _expire_if_due(consent, now):
+            consent = await Consent.get(id=consent.id)
+        if consent is None:
+            consent = await Consent.create(
+                citizen=citizen, client_id=client_id, scope=_joined(scopes), purpose=purpose,
+                granted_at=now, expires_at=now + lifetime, updated_at=now,
+            )  # fmt: skip
+            action = "GRANTED"
+        elif consent.status is ConsentStatus.ACTIVE:
+            action = "WIDENED" if scopes - consent.scopes else "RENEWED"
+            consent.scope = _joined(consent.scopes | scopes)
+            consent.revoked_scope = _joined(consent.revoked_scopes - scopes)
+            consent.purpose, consent.expires_at, consent.updated_at = purpose, now + lifetime, now
+            await consent.save()
+        else:
+            consent.scope, consent.revoked_scope, consent.purpose = _joined(scopes), "", purpose
+            consent.status, consent.granted_at, consent.expires_at, consent.updated_at = (
+                ConsentStatus.ACTIVE, now, now + lifetime, now,
+            )  # fmt: skip
+            await consent.save()
+            action = "GRANTED"
+        await ConsentEvent.create(consent=consent, at=now, action=action, scope=consent.scope)
+    return consent
+
+
+async def revoke(citizen: str, consent_id: int, scopes: frozenset[str] | None = None) -> Consent:
+    """Withdraw a whole consent (scopes None) or some of its scopes. Only the citizen's own."""
+    now = _now()
+    async with in_transaction():
+        consent = await Consent.filter(id=consent_id, citizen=citizen).select_for_update().first()
+        if consent is None:
+            raise ConsentError("no such consent")  # another citizen's looks exactly like a missing one
+        if consent.status is not ConsentStatus.ACTIVE:
+            raise ConsentError(f"this consent is already {consent.status.value.lower()}")
+        withdrawn = consent.scopes if scopes is None else scopes & consent.scopes
+        if not withdrawn:
+            raise ConsentError("none of those scopes is granted by this consent")
+        remaining = consent.scopes - withdrawn
+        consent.scope = _joined(remaining)
+        consent.revoked_scope = _joined(consent.revoked_scopes | withdrawn)
+        consent.updated_at = now
+        if not remaining:
+            consent.status = ConsentStatus.REVOKED
+            # Tokens die with the consent; narrowed consents are enforced scope by scope instead.
+            await AccessToken.filter(citizen=citizen, client_id=consent.client_id, revoked_at=None).update(
+                revoked_at=now
+            )
+        await consent.save()
+        action = "REVOKED" if not remaining else "NARROWED"
+        await ConsentEvent.create(consent=consent, at=now, action=action, scope=consent.scope)
+    return consent
+
+
+async def standing(citizen: str, client_id: str) -> Standing:
+    consent = await Consent.get_or_none(citizen=citizen, client_id=client_id)
+    if consent is None:
+        return NO_CONSENT
+    if await _expire_if_due(consent, _now()):
+        consent.status = ConsentStatus.EXPIRED
+    return Standing(consent.status, consent.scopes, consent.revoked_scopes)
+
+
+async def for_citizen(citizen: str) -> list[Consent]:
+    consents = await Consent.filter(citizen=citizen).order_by("-updated_at")
+    now = _now()
+    for consent in consents:
+        if await _expire_if_due(consent, now):
+            consent.status = ConsentStatus.EXPIRED
+    return consents
+
+
+async def _expire_if_due(consent: Consent, now: datetime) -> bool:
+    """Mark an active consent past its expiry EXPIRED (once, with a history entry)."""
+    if consent.status is not ConsentStatus.ACTIVE or consent.expires_at > now:
+        return False
+    updated = await Consent.filter(id=consent.id, status=ConsentStatus.ACTIVE).update(
+        status=ConsentStatus.EXPIRED, updated_at=now
+    )
+    if updated:
+        await ConsentEvent.create(consent_id=consent.id, at=now, action="EXPIRED", scope=consent.scope)
+    return True
+
+
+def _joined(scopes: frozenset[str]) -> str:
+    return " ".join(sorted(scopes))
