@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import signal
 import sys
 from collections.abc import Sequence
 from types import FrameType
 
 from auth import scopes, tokens
+from auth.clients import ClientType
 from connectors.domain import AGENCY_IDS
 from connectors.registry import ConnectorConfigError
 from hub import database
@@ -63,6 +65,25 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--scope", action="append", metavar="S", help="repeatable; default: every read scope")
     token.add_argument("--ttl", type=int, metavar="SECONDS", help="lifetime (default: settings)")
     token.set_defaults(handler=_token)
+
+    clients_parser = sub.add_parser("clients", help="apps and agencies allowed to ask for citizen data")
+    clients_sub = clients_parser.add_subparsers(dest="clients_command", required=True)
+    create = clients_sub.add_parser("create", help="register a client; prints its secret once")
+    create.add_argument("--name", required=True)
+    create.add_argument("--type", required=True, choices=[t.value for t in ClientType])
+    create.add_argument("--redirect-uri", action="append", default=[], metavar="URI", help="exact match; repeatable")
+    create.add_argument("--scope", action="append", required=True, metavar="S", help="repeatable")
+    create.add_argument("--purpose", required=True, help="shown to citizens on the consent screen")
+    create.add_argument("--json", action="store_true", help="print the client as JSON")
+    create.set_defaults(handler=_clients_create)
+
+    consent_parser = sub.add_parser("consent", help="citizens' consents (sandbox stand-in for the consent screen)")
+    consent_sub = consent_parser.add_subparsers(dest="consent_command", required=True)
+    grant = consent_sub.add_parser("grant", help="record a persona's consent for a client (sandbox mode only)")
+    grant.add_argument("--persona", required=True, metavar="CARD_NUMBER")
+    grant.add_argument("--client", required=True, metavar="CLIENT_ID")
+    grant.add_argument("--scope", action="append", metavar="S", help="repeatable; default: all the client may ask")
+    grant.set_defaults(handler=_consent_grant)
 
     audit_parser = sub.add_parser("audit", help="the tamper-evident access log")
     audit_sub = audit_parser.add_subparsers(dest="audit_command", required=True)
@@ -155,6 +176,7 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _mint(settings: Settings, persona: str | None, client: str | None, granted: frozenset[str], ttl: int) -> str:
     from auth.registry import find_citizen
+    from hub import sandbox_access
     from hub.sandbox_seed import seed_registry
 
     async with database.connected(settings.database_url):
@@ -162,9 +184,67 @@ async def _mint(settings: Settings, persona: str | None, client: str | None, gra
         if persona is not None:
             if await find_citizen(persona) is None:
                 raise UsageError(f"no persona with card number {persona!r}; see: cardhub sandbox personas")
-            return await tokens.issue(tokens.SANDBOX_CONSOLE_CLIENT, granted, persona, ttl)
+            return await sandbox_access.citizen_token(persona, granted, ttl)
         assert client is not None
         return await tokens.issue(client, granted, None, ttl)
+
+
+def _clients_create(args: argparse.Namespace, settings: Settings) -> int:
+    from auth import clients
+
+    async def run() -> tuple[clients.Client, str | None]:
+        async with database.connected(settings.database_url):
+            return await clients.create(
+                args.name, ClientType(args.type), args.redirect_uri, scopes.parse(args.scope), args.purpose
+            )
+
+    try:
+        client, secret = asyncio.run(run())
+    except clients.ClientError as exc:
+        raise UsageError(str(exc)) from None
+    shown = {
+        "client_id": client.client_id,
+        "name": client.name,
+        "type": client.type.value,
+        "redirect_uris": client.redirect_uris,
+        "scope": client.scope,
+        "purpose": client.purpose,
+    }
+    if secret is not None:
+        shown["client_secret"] = secret
+    if args.json:
+        print(json.dumps(shown, ensure_ascii=False))
+    else:
+        print("\n".join(f"{k}: {v}" for k, v in shown.items()))
+        if secret is not None:
+            print("Keep the secret now: it is stored hashed and cannot be shown again.")
+    return 0
+
+
+def _consent_grant(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.is_sandbox:
+        raise UsageError("cardhub consent grant works in sandbox mode only: citizens consent on the consent screen")
+    from auth import clients, consent
+    from auth.registry import find_citizen
+    from hub.sandbox_seed import seed_registry
+
+    async def run() -> consent.Consent:
+        async with database.connected(settings.database_url):
+            await seed_registry()
+            client = await clients.find(args.client)
+            if client is None:
+                raise UsageError(f"no client {args.client!r}; register it with cardhub clients create")
+            if await find_citizen(args.persona) is None:
+                raise UsageError(f"no persona with card number {args.persona!r}; see: cardhub sandbox personas")
+            wanted = scopes.parse(args.scope) if args.scope else client.scopes
+            if wanted - client.scopes:
+                raise UsageError(f"client {client.client_id} may not ask for {sorted(wanted - client.scopes)}")
+            return await consent.grant(args.persona, client.client_id, wanted, client.purpose)
+
+    granted = asyncio.run(run())
+    until = f"{granted.expires_at:%Y-%m-%d}"
+    print(f"consent {granted.id}: {args.persona} allows {args.client}: {granted.scope} until {until}")
+    return 0
 
 
 def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:

@@ -9,7 +9,9 @@ from types import ModuleType
 
 from tortoise import Tortoise
 
-MODELS: dict[str, Iterable[str | ModuleType]] = {"models": ["auth.registry", "auth.tokens", "auth.audit"]}
+MODELS: dict[str, Iterable[str | ModuleType]] = {
+    "models": ["auth.registry", "auth.tokens", "auth.audit", "auth.clients", "auth.consent"]
+}
 
 
 def prepare(database_url: str) -> None:

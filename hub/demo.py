@@ -11,8 +11,9 @@ from types import FrameType
 
 import uvicorn
 
-from auth import scopes, tokens
-from hub import database
+from auth import consent, scopes, tokens
+from auth.clients import ClientType
+from hub import database, sandbox_access
 from hub.app import create_app
 from hub.sandbox_seed import seed_registry
 from hub.server import EmbeddedServer, configure_logging, start_in_background
@@ -22,6 +23,7 @@ from sandbox.personas import PERSONAS
 
 DEMO_PERSONA = PERSONAS[0]
 DEMO_AGENCY_CLIENT = "demo-agency-client"
+DEMO_AGENCY_PURPOSE = "Demo agency: reads the profiles of citizens who consented, to show citizen(cardNumber)"
 
 
 def run(settings: Settings, port: int, latency: Mapping[str, int], down: Iterable[str]) -> None:
@@ -44,15 +46,11 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 async def _serve(settings: Settings) -> None:
     async with database.connected(settings.database_url):
         await seed_registry()
-        citizen_token = await tokens.issue(
-            tokens.SANDBOX_CONSOLE_CLIENT,
-            scopes.READ_SCOPES,
-            DEMO_PERSONA.card_number,
-            settings.sandbox_token_ttl_seconds,
-        )
-        agency_token = await tokens.issue(
-            DEMO_AGENCY_CLIENT, scopes.READ_SCOPES, None, settings.sandbox_token_ttl_seconds
-        )
+        ttl = settings.sandbox_token_ttl_seconds
+        citizen_token = await sandbox_access.citizen_token(DEMO_PERSONA.card_number, scopes.READ_SCOPES, ttl)
+        await sandbox_access.ensure_client(DEMO_AGENCY_CLIENT, ClientType.AGENCY, DEMO_AGENCY_PURPOSE)
+        await consent.grant(DEMO_PERSONA.card_number, DEMO_AGENCY_CLIENT, scopes.READ_SCOPES, DEMO_AGENCY_PURPOSE)
+        agency_token = await tokens.issue(DEMO_AGENCY_CLIENT, scopes.READ_SCOPES, None, ttl)
     server = EmbeddedServer(
         uvicorn.Config(create_app(settings), host=settings.host, port=settings.port, log_config=None, lifespan="on")
     )
@@ -75,7 +73,8 @@ Citizen Card Hub demo is running.
 
   Token for {DEMO_PERSONA.name} ({DEMO_PERSONA.card_number}), all scopes, valid {settings.sandbox_token_ttl_seconds}s:
     {citizen_token}
-  Token for an agency client (reads citizen(cardNumber: ...)):
+  Token for an agency client; {DEMO_PERSONA.card_number} consented to it, so it reads
+  citizen(cardNumber: "{DEMO_PERSONA.card_number}") (others: cardhub consent grant):
     {agency_token}
 
   Try:

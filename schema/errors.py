@@ -40,6 +40,14 @@ class ConsentRequired(HubError):
     code = "CONSENT_REQUIRED"
 
 
+class ConsentRevoked(HubError):
+    code = "CONSENT_REVOKED"
+
+
+class ConsentExpired(HubError):
+    code = "CONSENT_EXPIRED"
+
+
 class CitizenNotFound(HubError):
     code = "CITIZEN_NOT_FOUND"
 

@@ -8,9 +8,10 @@ from typing import Any
 from strawberry.permission import BasePermission
 
 from auth.audit import Decision, Outcome
+from auth.consent import ConsentStatus, Standing
 from auth.principal import Principal
 from schema.context import Info
-from schema.errors import ConsentRequired, Forbidden, Unauthenticated
+from schema.errors import ConsentExpired, ConsentRequired, ConsentRevoked, Forbidden, HubError, Unauthenticated
 
 
 def require_principal(info: Info) -> Principal:
@@ -43,16 +44,32 @@ class IsClient(BasePermission):
 
 
 class RequireScope(BasePermission):
-    """The token must carry ``scope`` to read this part of the profile."""
+    """This part of the profile needs the citizen's active consent for the client, and the token's scope.
+
+    Checked before the resolver, so a refused section never reaches its agency (or, later, a cache).
+    """
 
     def __init__(self, scope: str) -> None:
         self.scope = scope
 
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+    async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         principal = require_principal(info)
         citizen = str(source.card_number)
-        if not principal.has_scope(self.scope):
-            info.context.decisions.append(Decision(citizen, self.scope, Outcome.DENIED, ConsentRequired.code))
-            raise ConsentRequired(f"this token has no consent for scope {self.scope!r}", scope=self.scope)
+        refusal = self._refusal(principal, await info.context.consent_for(citizen, principal.client_id))
+        if refusal is not None:
+            info.context.decisions.append(Decision(citizen, self.scope, Outcome.DENIED, refusal.code))
+            raise refusal
         info.context.decisions.append(Decision(citizen, self.scope, Outcome.ALLOWED))
         return True
+
+    def _refusal(self, principal: Principal, standing: Standing) -> HubError | None:
+        scope = self.scope
+        if standing.status is ConsentStatus.EXPIRED:
+            return ConsentExpired("the citizen's consent for this client has expired: ask again", scope=scope)
+        if standing.status is ConsentStatus.REVOKED or scope in standing.revoked:
+            return ConsentRevoked(f"the citizen withdrew consent for scope {scope!r}", scope=scope)
+        if not standing.allows(scope):
+            return ConsentRequired(f"the citizen has not consented to scope {scope!r} for this client", scope=scope)
+        if not principal.has_scope(scope):
+            return ConsentRequired(f"this token does not carry scope {scope!r}", scope=scope)
+        return None

@@ -14,11 +14,13 @@ import pytest
 import uvicorn
 from starlette.applications import Starlette
 
-from auth import tokens
+from auth import consent, tokens
+from auth.clients import ClientType
 from auth.scopes import READ_SCOPES
 from connectors.base import Connector
 from connectors.domain import AGENCY_IDS
 from connectors.registry import build_connector
+from hub import sandbox_access
 from hub.app import create_app
 from hub.server import EmbeddedServer, start_in_background
 from hub.settings import Settings
@@ -117,10 +119,20 @@ class RunningHub:
             return resp.status, body
 
     async def token(self, persona: str | None = None, scopes: Iterable[str] | None = None, ttl: int = 600) -> str:
-        """A sandbox token: a citizen's (persona) or a client's own (persona None)."""
+        """A sandbox token: a citizen's (persona; their consent to the console is recorded too) or the
+        test agency client's own (persona None; it reads only citizens who consented, see consent())."""
         granted = frozenset(scopes) if scopes is not None else READ_SCOPES
-        client = tokens.SANDBOX_CONSOLE_CLIENT if persona else "test-agency-client"
-        return await tokens.issue(client, granted, persona, ttl)
+        if persona:
+            return await sandbox_access.citizen_token(persona, granted, ttl)
+        return await tokens.issue(AGENCY_CLIENT, granted, None, ttl)
+
+    async def consent(self, citizen: str, scopes: Iterable[str], client: str = "test-agency-client") -> int:
+        """Record the citizen's consent for a client (as the consent screen will). Returns its id."""
+        await sandbox_access.ensure_client(client, ClientType.AGENCY, "Tests: an agency reading consented profiles")
+        return (await consent.grant(citizen, client, frozenset(scopes), "tests")).id
+
+
+AGENCY_CLIENT = "test-agency-client"
 
 
 @pytest.fixture(scope="session")

@@ -63,7 +63,20 @@ async def test_token_prints_only_a_token_the_hub_accepts(hub: RunningHub) -> Non
 
 async def test_client_token_reads_by_card_number(hub: RunningHub) -> None:
     env = {"CARDHUB_DATABASE_URL": hub.settings.database_url}
-    token = cardhub("token", "--client", "city-app", env=env).stdout.strip()
+    created = cardhub(
+        "clients", "create", "--name", "City App", "--type", "confidential", "--redirect-uri",
+        "https://app.example/cb", "--scope", "card", "--purpose", "Shows your cards", "--json", env=env,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    client = json.loads(created.stdout)
+    assert client["client_secret"].startswith("chs_")
+    token = cardhub("token", "--client", client["client_id"], env=env).stdout.strip()
+    _, body = await hub.graphql(f'{{ citizen(cardNumber: "{PERSONAS[0].card_number}") {{ name }} }}', token)
+    assert body["errors"][0]["extensions"]["code"] == "CONSENT_REQUIRED"  # no consent yet
+    granted = cardhub(
+        "consent", "grant", "--persona", PERSONAS[0].card_number, "--client", client["client_id"], env=env
+    )
+    assert granted.returncode == 0, granted.stderr
     _, body = await hub.graphql(f'{{ citizen(cardNumber: "{PERSONAS[0].card_number}") {{ name }} }}', token)
     assert body["data"]["citizen"]["name"] == PERSONAS[0].name
 

@@ -85,6 +85,7 @@ async def test_citizen_token_reads_only_its_citizen(hub: RunningHub) -> None:
 
 
 async def test_client_token_reads_citizen_by_card_number_but_not_me(hub: RunningHub) -> None:
+    await hub.consent(BOB, ["card", "transit"])
     token = await hub.token(None)
     _, body = await hub.graphql(
         "query($n: ID!) { citizen(cardNumber: $n) { cardNumber name transit { meta { source } } } }",

@@ -38,6 +38,8 @@ async def test_a_refused_cross_citizen_read_is_recorded_for_the_citizen_it_targe
 
 
 async def test_client_reads_of_two_citizens_are_recorded_per_citizen(hub: RunningHub) -> None:
+    await hub.consent(ALICE, ["library"])
+    await hub.consent(BOB, ["library", "transit"])
     token = await hub.token(None, scopes=["library"])
     await hub.graphql(
         f'{{ a: citizen(cardNumber: "{ALICE}") {{ library {{ fines }} }} '
