@@ -133,6 +133,8 @@ async def revoke(citizen: str, consent_id: int, scopes: frozenset[str] | None = 
         consent = await Consent.filter(id=consent_id, citizen=citizen).select_for_update().first()
         if consent is None:
             raise ConsentError("no such consent")  # another citizen's looks exactly like a missing one
+        if await _expire_if_due(consent, now):
+            consent.status = ConsentStatus.EXPIRED
         if consent.status is not ConsentStatus.ACTIVE:
             raise ConsentError(f"this consent is already {consent.status.value.lower()}")
         withdrawn = consent.scopes if scopes is None else scopes & consent.scopes

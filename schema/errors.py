@@ -52,6 +52,12 @@ class CitizenNotFound(HubError):
     code = "CITIZEN_NOT_FOUND"
 
 
+class ConsentNotFound(HubError):
+    """No consent with that id among the citizen's own (another citizen's looks exactly the same)."""
+
+    code = "CONSENT_NOT_FOUND"
+
+
 class BadUserInput(HubError):
     code = "BAD_USER_INPUT"
 

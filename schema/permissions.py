@@ -3,8 +3,10 @@ reaches its agency (or, later, the cache)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, SelectionNode
 from strawberry.permission import BasePermission
 
 from auth.audit import Decision, Outcome
@@ -73,3 +75,57 @@ class RequireScope(BasePermission):
         if not principal.has_scope(scope):
             return ConsentRequired(f"this token does not carry scope {scope!r}", scope=scope)
         return None
+
+
+class IsTheCitizen(BasePermission):
+    """Only the citizen, with their own token and through ``me``: their consents and access log.
+
+    No other party may list them, whatever its scopes. A refusal is recorded for the citizen (``part``
+    names what was asked for), as an attempt on their records.
+    """
+
+    def __init__(self, part: str) -> None:
+        self.part = part
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        principal = require_principal(info)
+        citizen = str(source.card_number)
+        if principal.citizen == citizen and root_field(info) == "me":
+            return True
+        info.context.decisions.append(Decision(citizen, self.part, Outcome.DENIED, Forbidden.code))
+        raise Forbidden("only the citizen may list their consents and access log: with their own token, through me")
+
+
+class IsCitizenActing(BasePermission):
+    """A citizen's token, for what only the citizen may do (``Mutation.revokeConsent``)."""
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        if not require_principal(info).is_citizen:
+            raise Forbidden("only the citizen may do this: it needs a citizen's token")
+        return True
+
+
+def root_field(info: Info) -> str | None:
+    """The name (not the alias) of the top-level field this resolver runs under, e.g. ``me``."""
+    path = info.path
+    while path.prev is not None:
+        path = path.prev
+    fragments = info._raw_info.fragments
+
+    def find(selections: Sequence[SelectionNode]) -> str | None:
+        for node in selections:
+            if isinstance(node, FieldNode):
+                if (node.alias or node.name).value == path.key:
+                    return node.name.value
+                continue
+            if isinstance(node, InlineFragmentNode):
+                found = find(node.selection_set.selections)
+            elif isinstance(node, FragmentSpreadNode) and node.name.value in fragments:
+                found = find(fragments[node.name.value].selection_set.selections)
+            else:
+                continue
+            if found is not None:
+                return found
+        return None
+
+    return find(info.operation.selection_set.selections)

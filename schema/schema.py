@@ -14,6 +14,7 @@ from strawberry.types import ExecutionContext
 from schema.extensions.audit_trail import AuditTrail
 from schema.extensions.error_policy import ErrorPolicy, request_id
 from schema.extensions.limits import limits
+from schema.mutation import Mutation
 from schema.query import Query
 from schema.types.common import MONEY_SCALAR, Money
 
@@ -38,6 +39,7 @@ class HubSchema(strawberry.Schema):
 def build_schema(max_depth: int = 12, max_aliases: int = 30, **kwargs: Any) -> HubSchema:
     return HubSchema(
         query=Query,
+        mutation=Mutation,
         extensions=[AuditTrail, ErrorPolicy, ParserCache, ValidationCache, limits(max_depth, max_aliases)],
         config=StrawberryConfig(scalar_map={Money: MONEY_SCALAR}),
         **kwargs,

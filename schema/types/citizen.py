@@ -9,6 +9,7 @@ import strawberry
 from strawberry.extensions.field_extension import FieldExtension
 from strawberry.permission import PermissionExtension
 
+from auth import audit, consent
 from auth.audit import Decision, Outcome
 from auth.registry import Card as CardRecord
 from auth.registry import CardStatus
@@ -16,8 +17,9 @@ from auth.registry import Citizen as CitizenRecord
 from connectors import domain
 from connectors.errors import AgencyError
 from schema.context import Info
-from schema.errors import AgencyFailure, Forbidden
-from schema.permissions import RequireScope
+from schema.errors import AgencyFailure, BadUserInput, Forbidden
+from schema.permissions import IsTheCitizen, RequireScope
+from schema.types.consent import AccessLogEntry, Consent
 from schema.types.health import HealthSection
 from schema.types.housing_fund import HousingFundSection
 from schema.types.library import LibrarySection
@@ -26,10 +28,15 @@ from schema.types.transit import TransitSection
 
 strawberry.enum(CardStatus)
 S = TypeVar("S", bound=domain.Section)
+ACCESS_LOG_MAX = 200
 
 
 def scoped(scope: str) -> list[FieldExtension]:
     return [PermissionExtension(permissions=[RequireScope(scope)])]
+
+
+def citizen_only(part: str) -> list[FieldExtension]:
+    return [PermissionExtension(permissions=[IsTheCitizen(part)])]
 
 
 def section(scope: str, what: str) -> Any:
@@ -103,6 +110,28 @@ class Citizen:
     async def library(self, info: Info) -> LibrarySection | None:
         data = await load_section(info, "library", self.card_number, domain.Library)
         return LibrarySection.from_domain(data) if data else None
+
+    @strawberry.field(
+        extensions=citizen_only("consents"),
+        description="The citizen's consents to apps and agencies, most recently changed first. Only for the "
+        "citizen's own token, through `me`; anyone else gets null and FORBIDDEN.",
+    )
+    async def consents(self) -> list[Consent] | None:
+        return [Consent.from_record(c) for c in await consent.for_citizen(str(self.card_number))]
+
+    @strawberry.field(
+        extensions=citizen_only("access_log"),
+        description="Who asked for which parts of the profile and what the hub decided, newest first "
+        f"(`first`: 0 to {ACCESS_LOG_MAX}). Only for the citizen's own token, through `me`; anyone else gets "
+        "null and FORBIDDEN.",
+    )
+    async def access_log(self, first: int | None = 50) -> list[AccessLogEntry] | None:
+        limit = 50 if first is None else first
+        if not 0 <= limit <= ACCESS_LOG_MAX:
+            raise BadUserInput(f"first must be between 0 and {ACCESS_LOG_MAX}", argument="first", max=ACCESS_LOG_MAX)
+        if limit == 0:
+            return []
+        return [AccessLogEntry.from_record(e) for e in await audit.for_citizen(str(self.card_number), limit)]
 
     @classmethod
     def from_record(cls, record: CitizenRecord) -> Citizen:

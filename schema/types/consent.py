@@ -1,0 +1,119 @@
+"""A citizen's consents and access log, as the citizen sees them (``me { consents accessLog }``).
+
+Read from the consent records (``auth/consent.py``) and the audit log (``auth/audit.py``); client
+names from the client registry (``auth/clients.py``).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+import strawberry
+
+from auth import clients
+from auth.audit import AuditEntry
+from auth.consent import Consent as ConsentRecord
+from auth.consent import ConsentEvent as ConsentEventRecord
+from auth.consent import ConsentStatus
+
+strawberry.enum(
+    ConsentStatus,
+    description="ACTIVE: in force. REVOKED: the citizen withdrew every scope. EXPIRED: past `expiresAt`; "
+    "the client must ask again.",
+)
+
+
+@strawberry.enum(description="What the hub decided about a request for the citizen's data.")
+class AccessOutcome(enum.Enum):
+    ALLOWED = "ALLOWED"
+    DENIED = "DENIED"
+
+
+@strawberry.type(description="The app or agency a consent was given to, as registered with the hub.")
+class ConsentClient:
+    client_id: str
+    name: str | None = strawberry.field(description="Null when the client is no longer registered.")
+    purpose: str | None = strawberry.field(
+        description="What the client says it needs the data for. Null when the client is no longer registered."
+    )
+
+
+@strawberry.type(name="ConsentEvent", description="One change to a consent.")
+class ConsentHistoryEvent:
+    at: datetime
+    action: str = strawberry.field(
+        description="GRANTED, WIDENED (scopes added), RENEWED (same scopes, new expiry), NARROWED (some scopes "
+        "withdrawn), REVOKED (all withdrawn) or EXPIRED."
+    )
+    scopes: list[str] = strawberry.field(description="The scopes granted after the change.")
+
+
+def _scopes(joined: str) -> list[str]:
+    return sorted(joined.split())
+
+
+@strawberry.type(description="The citizen's standing permission for one client to read parts of their profile.")
+class Consent:
+    id: strawberry.ID = strawberry.field(description="Pass it to `revokeConsent`.")
+    scopes: list[str] = strawberry.field(description="The scopes granted now (none once revoked).")
+    revoked_scopes: list[str] = strawberry.field(description="The scopes the citizen withdrew.")
+    purpose: str = strawberry.field(description="The purpose the consent was given for.")
+    granted_at: datetime
+    expires_at: datetime
+    status: ConsentStatus
+    _record: strawberry.Private[ConsentRecord]
+
+    @strawberry.field
+    async def client(self) -> ConsentClient:
+        registered = await clients.find(self._record.client_id)
+        return ConsentClient(
+            client_id=self._record.client_id,
+            name=registered.name if registered else None,
+            purpose=registered.purpose if registered else None,
+        )
+
+    @strawberry.field(description="Every change to this consent, oldest first.")
+    async def history(self) -> list[ConsentHistoryEvent]:
+        events = await ConsentEventRecord.filter(consent_id=self._record.id).order_by("id")
+        return [ConsentHistoryEvent(at=e.at, action=e.action, scopes=_scopes(e.scope)) for e in events]
+
+    @classmethod
+    def from_record(cls, record: ConsentRecord) -> Consent:
+        status = record.status
+        if status is ConsentStatus.ACTIVE and record.expires_at <= datetime.now(UTC):
+            status = ConsentStatus.EXPIRED  # past its expiry, even if not yet marked so in the store
+        return cls(
+            id=strawberry.ID(str(record.id)),
+            scopes=_scopes(record.scope),
+            revoked_scopes=_scopes(record.revoked_scope),
+            purpose=record.purpose,
+            granted_at=record.granted_at,
+            expires_at=record.expires_at,
+            status=status,
+            _record=record,
+        )
+
+
+@strawberry.type(description="One entry of the citizen's access log: who asked for which parts, and the decision.")
+class AccessLogEntry:
+    at: datetime
+    client_id: str = strawberry.field(description="The app or agency whose token made the request.")
+    sections: list[str] = strawberry.field(
+        description="Scopes of the profile (`card`, `transit`, ...), `profile` for a refused "
+        "`citizen(cardNumber:)`, or `consents` / `access_log` for a refused attempt to list these."
+    )
+    outcome: AccessOutcome
+    reason: str | None = strawberry.field(description="For a denial, the error code the client got.")
+    request_id: str = strawberry.field(description="The request's `X-Request-Id`.")
+
+    @classmethod
+    def from_record(cls, entry: AuditEntry) -> AccessLogEntry:
+        return cls(
+            at=entry.at,
+            client_id=entry.client_id,
+            sections=[s for s in entry.sections.split(",") if s],
+            outcome=AccessOutcome(entry.outcome),
+            reason=entry.reason or None,
+            request_id=entry.request_id,
+        )
