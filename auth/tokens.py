@@ -39,6 +39,7 @@ class AccessToken(Model):
     issued_at = fields.DatetimeField()
     expires_at = fields.DatetimeField()
     revoked_at = fields.DatetimeField(null=True)
+    grant_id = fields.IntField(null=True, db_index=True)  # the OAuth grant it came from (auth/oauth/grants.py)
 
     class Meta:
         table = "access_token"
@@ -48,8 +49,21 @@ def hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-async def issue(client_id: str, scopes: frozenset[str], citizen: str | None, ttl_seconds: int) -> str:
-    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+async def issue(
+    client_id: str, scopes: frozenset[str], citizen: str | None, ttl_seconds: int, grant_id: int | None = None
+) -> str:
+    raw = new_token()
+    await store(raw, client_id, scopes, citizen, ttl_seconds, grant_id)
+    return raw
+
+
+async def store(
+    raw: str, client_id: str, scopes: frozenset[str], citizen: str | None, ttl_seconds: int, grant_id: int | None
+) -> None:
     now = datetime.now(UTC)
     await AccessToken.create(
         token_hash=hash_token(raw),
@@ -58,8 +72,8 @@ async def issue(client_id: str, scopes: frozenset[str], citizen: str | None, ttl
         scope=" ".join(sorted(scopes)),
         issued_at=now,
         expires_at=now + timedelta(seconds=ttl_seconds),
+        grant_id=grant_id,
     )
-    return raw
 
 
 async def authenticate(raw: str) -> Principal:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
@@ -11,6 +12,11 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from tortoise.contrib.starlette import RegisterTortoise
 
+from auth.login import CitizenAuthenticator
+from auth.oauth.endpoints import OAuthEndpoints
+from auth.oauth.server import Lifetimes
+from auth.web import pages
+from auth.web import session as web_session
 from connectors.base import Connector
 from connectors.domain import AGENCY_IDS
 from connectors.registry import build_connector
@@ -34,6 +40,22 @@ def build_connectors(settings: Settings) -> dict[str, Connector]:
         )
         for agency in AGENCY_IDS
     }
+
+
+def citizen_login(settings: Settings) -> tuple[CitizenAuthenticator | None, str]:
+    """Who may log in to the citizen pages, and the session cookie's signing secret.
+
+    Sandbox: the personas; without a configured secret, a random one per process. Production: no
+    authenticator yet (the city's identity provider plugs in here: docs/consent.md, "Replacing the
+    login"), and none at all without a session secret.
+    """
+    if settings.is_sandbox:
+        from hub.sandbox_login import SandboxLogin
+
+        return SandboxLogin(), settings.session_secret or secrets.token_urlsafe(32)
+    if not settings.session_secret:
+        log.error("session_secret is not set: citizen login is off (set CARDHUB_SESSION_SECRET)")
+    return None, settings.session_secret or secrets.token_urlsafe(32)
 
 
 def create_app(settings: Settings, connectors: Mapping[str, Connector] | None = None) -> Starlette:
@@ -62,12 +84,19 @@ def create_app(settings: Settings, connectors: Mapping[str, Connector] | None = 
             finally:
                 await asyncio.gather(*(c.client.close() for c in connectors.values()))
 
+    authenticator, session_secret = citizen_login(settings)
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            *pages.routes(authenticator),
+            *OAuthEndpoints(
+                settings.issuer_url, Lifetimes(settings.access_token_ttl_seconds, settings.refresh_token_ttl_seconds)
+            ).routes(),
         ],
+        middleware=[web_session.middleware(session_secret, https_only=not settings.is_sandbox)],
+        exception_handlers=pages.EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
     app.state.connectors = connectors

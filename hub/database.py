@@ -10,7 +10,15 @@ from types import ModuleType
 from tortoise import Tortoise
 
 MODELS: dict[str, Iterable[str | ModuleType]] = {
-    "models": ["auth.registry", "auth.tokens", "auth.audit", "auth.clients", "auth.consent"]
+    "models": [
+        "auth.registry",
+        "auth.tokens",
+        "auth.audit",
+        "auth.clients",
+        "auth.consent",
+        "auth.oauth.grants",
+        "auth.oauth.authorization_code",
+    ]
 }
 
 

@@ -49,13 +49,23 @@ class Settings:
     max_query_depth: int = 12
     max_aliases: int = 30
     sandbox_token_ttl_seconds: int = 3600
+    issuer: str = ""  # the authorization server's URL (RFC 8414); empty: http://{host}:{port}
+    access_token_ttl_seconds: int = 600
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
     log_level: str = "INFO"
+    # Signs the citizen pages' session cookie. "": a random one per process in sandbox mode (logins
+    # end when the process does); production needs one, or citizen login stays off.
+    session_secret: str = field(default="", repr=False)
     # agency id -> {url, auth, header, secret, client_id, app_id, token_path, timeout_seconds}
     agencies: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, repr=False)
 
     @property
     def is_sandbox(self) -> bool:
         return self.mode == "sandbox"
+
+    @property
+    def issuer_url(self) -> str:
+        return (self.issuer or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def graphiql_enabled(self) -> bool:
@@ -146,7 +156,14 @@ def _validated(values: dict[str, Any]) -> Settings:
             raise SettingsError(f"unknown agency {agency!r} in settings; known: {', '.join(AGENCY_IDS)}")
     if not 1 <= settings.default_page_size <= settings.max_page_size:
         raise SettingsError("default_page_size must be between 1 and max_page_size")
-    for name in ("agency_max_connections", "sandbox_token_ttl_seconds", "max_query_depth", "port"):
+    for name in (
+        "agency_max_connections",
+        "sandbox_token_ttl_seconds",
+        "max_query_depth",
+        "port",
+        "access_token_ttl_seconds",
+        "refresh_token_ttl_seconds",
+    ):
         if getattr(settings, name) < 1:
             raise SettingsError(f"setting {name}: must be at least 1")
     if settings.log_level.upper() not in LOG_LEVELS:
