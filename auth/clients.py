@@ -43,6 +43,9 @@ class Client(Model):
     redirect_uris: fields.Field[list[str]] = fields.JSONField(default=list)
     scope = fields.TextField()  # space-separated: the most it may ever ask for
     purpose = fields.TextField()
+    # The city's own apps (the citizen card app): they may show and manage a citizen's consents and
+    # access log for the citizen. A third-party app never may, whatever its scopes.
+    first_party = fields.BooleanField(default=False)
     created_at = fields.DatetimeField()
 
     class Meta:
@@ -84,6 +87,7 @@ async def create(
     scopes: frozenset[str],
     purpose: str,
     client_id: str | None = None,
+    first_party: bool = False,
 ) -> tuple[Client, str | None]:
     """Register a client. Returns it and its secret (None for public clients): shown once, never again."""
     if not name.strip():
@@ -109,6 +113,7 @@ async def create(
             redirect_uris=uris,
             scope=" ".join(sorted(scopes)),
             purpose=purpose.strip(),
+            first_party=first_party,
             created_at=datetime.now(UTC),
         )
     except IntegrityError:

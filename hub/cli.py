@@ -75,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--scope", action="append", required=True, metavar="S", help="repeatable")
     create.add_argument("--purpose", required=True, help="shown to citizens on the consent screen")
     create.add_argument("--json", action="store_true", help="print the client as JSON")
+    create.add_argument(
+        "--first-party", action="store_true", help="the city's own app: may show and manage citizens' consents"
+    )
     create.set_defaults(handler=_clients_create)
 
     consent_parser = sub.add_parser("consent", help="citizens' consents (sandbox stand-in for the consent screen)")
@@ -195,7 +198,12 @@ def _clients_create(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> tuple[clients.Client, str | None]:
         async with database.connected(settings.database_url):
             return await clients.create(
-                args.name, ClientType(args.type), args.redirect_uri, scopes.parse(args.scope), args.purpose
+                args.name,
+                ClientType(args.type),
+                args.redirect_uri,
+                scopes.parse(args.scope),
+                args.purpose,
+                first_party=args.first_party,
             )
 
     try:
@@ -209,6 +217,7 @@ def _clients_create(args: argparse.Namespace, settings: Settings) -> int:
         "redirect_uris": client.redirect_uris,
         "scope": client.scope,
         "purpose": client.purpose,
+        "first_party": client.first_party,
     }
     if secret is not None:
         shown["client_secret"] = secret

@@ -9,6 +9,7 @@ from typing import Any
 from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, SelectionNode
 from strawberry.permission import BasePermission
 
+from auth import clients
 from auth.audit import Decision, Outcome
 from auth.consent import ConsentStatus, Standing
 from auth.principal import Principal
@@ -87,22 +88,33 @@ class IsTheCitizen(BasePermission):
     def __init__(self, part: str) -> None:
         self.part = part
 
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+    async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         principal = require_principal(info)
         citizen = str(source.card_number)
-        if principal.citizen == citizen and root_field(info) == "me":
+        if principal.citizen == citizen and root_field(info) == "me" and await first_party(principal):
             return True
         info.context.decisions.append(Decision(citizen, self.part, Outcome.DENIED, Forbidden.code))
-        raise Forbidden("only the citizen may list their consents and access log: with their own token, through me")
+        raise Forbidden(
+            "only the citizen may list their consents and access log: with their own token from the city's "
+            "own app, through me"
+        )
 
 
 class IsCitizenActing(BasePermission):
     """A citizen's token, for what only the citizen may do (``Mutation.revokeConsent``)."""
 
-    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
-        if not require_principal(info).is_citizen:
-            raise Forbidden("only the citizen may do this: it needs a citizen's token")
+    async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        principal = require_principal(info)
+        if not principal.is_citizen or not await first_party(principal):
+            raise Forbidden("only the citizen may do this: with their own token from the city's own app")
         return True
+
+
+async def first_party(principal: Principal) -> bool:
+    """Whether the token's client is one of the city's own apps (a third-party app must never see or
+    change the citizen's consents with other apps)."""
+    client = await clients.find(principal.client_id)
+    return client is not None and client.first_party
 
 
 def root_field(info: Info) -> str | None:

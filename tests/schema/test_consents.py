@@ -257,3 +257,19 @@ async def test_only_through_me_under_any_alias_or_fragment(hub: RunningHub) -> N
     _, body = await hub.graphql(f'{{ me: citizen(cardNumber: "{QIU}") {{ consents {{ id }} }} }}', token)
     assert body["data"] == {"me": None}
     assert codes(body) == ["FORBIDDEN"]
+
+
+async def test_a_third_party_app_never_sees_or_changes_the_citizens_consents(hub: RunningHub) -> None:
+    card = PERSONAS[19].card_number
+    own = await hub.token(card)  # the sandbox console: a first-party app
+    _, body = await hub.graphql("{ me { consents { id } } }", own)
+    consent_id = body["data"]["me"]["consents"][0]["id"]
+
+    third_party = await tokens.issue("some-third-party-app", READ_SCOPES, card, 600)
+    _, body = await hub.graphql("{ me { consents { id } accessLog { at } } }", third_party)
+    assert body["data"]["me"] == {"consents": None, "accessLog": None}
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"FORBIDDEN"}
+    _, body = await hub.graphql(REVOKE, third_party, {"id": consent_id, "scopes": None})
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    _, body = await hub.graphql("{ me { consents { id status } } }", own)
+    assert {"id": consent_id, "status": "ACTIVE"} in body["data"]["me"]["consents"]
