@@ -10,13 +10,12 @@ import html
 import re
 import secrets
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 import uvicorn
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -37,40 +36,13 @@ from hub.server import EmbeddedServer, start_in_background
 from hub.settings import Settings, load
 from sandbox import runner
 from sandbox.personas import PERSONAS, Persona
+from tests.auth.web.conftest import needs_chromium
 from tests.conftest import RunningHub
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-quic",
-]  # fmt: skip
-
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed (`make chromium` installs it)"
-)
+pytestmark = needs_chromium
 
 # Citizens no other test touches (the OAuth tests use PERSONAS[16], the GraphQL consent tests 18-21).
 LOGIN, MINE, GUARDED, OTHER = PERSONAS[10], PERSONAS[13], PERSONAS[15], PERSONAS[12]
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        await launched.close()
-
-
-@pytest.fixture
-async def context(browser: Browser, hub: RunningHub) -> AsyncIterator[BrowserContext]:
-    ctx = await browser.new_context(base_url=hub.url, locale="zh-CN", viewport={"width": 900, "height": 900})
-    yield ctx
-    await ctx.close()
-
-
-@pytest.fixture
-async def page(context: BrowserContext) -> Page:
-    return await context.new_page()
 
 
 async def log_in(page: Page, persona: Persona, next_path: str = "/me") -> None:
