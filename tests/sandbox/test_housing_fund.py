@@ -12,8 +12,9 @@ import aiohttp
 import pytest
 
 from sandbox import credentials, runner
-from sandbox.agencies.housing_fund import MAX_PAGE_SIZE, encode_page_token
+from sandbox.agencies.housing_fund import encode_page_token
 from sandbox.agencies.housing_fund_data import account_for, format_fen
+from sandbox.agencies.housing_fund_openapi import MAX_PAGE_SIZE
 from sandbox.clock import today
 from sandbox.personas import (
     EMPLOYER_CHANGE,
