@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -88,6 +89,9 @@ def _parser() -> argparse.ArgumentParser:
     grant.add_argument("--scope", action="append", metavar="S", help="repeatable; default: all the client may ask")
     grant.set_defaults(handler=_consent_grant)
 
+    scopes_parser = sub.add_parser("scopes", help="print the scope catalogue as the docs' Markdown table")
+    scopes_parser.set_defaults(handler=_scopes)
+
     audit_parser = sub.add_parser("audit", help="the tamper-evident access log")
     audit_sub = audit_parser.add_subparsers(dest="audit_command", required=True)
     verify = audit_sub.add_parser("verify", help="check the hash chain; name the first broken entry")
@@ -127,6 +131,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError("--workers must be at least 1")
     settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
     build_connectors(settings)  # refuse a missing URL or credential now, not in a worker's traceback
+    # Workers read their settings from the environment: hand them the address given on the command line.
+    os.environ["CARDHUB_HOST"], os.environ["CARDHUB_PORT"] = settings.host, str(settings.port)
     serve(settings, workers=args.workers, config_file=args.config)
     return 0
 
@@ -253,6 +259,11 @@ def _consent_grant(args: argparse.Namespace, settings: Settings) -> int:
     granted = asyncio.run(run())
     until = f"{granted.expires_at:%Y-%m-%d}"
     print(f"consent {granted.id}: {args.persona} allows {args.client}: {granted.scope} until {until}")
+    return 0
+
+
+def _scopes(args: argparse.Namespace, settings: Settings) -> int:
+    print(scopes.markdown_table())
     return 0
 
 

@@ -166,6 +166,10 @@ def _validated(values: dict[str, Any]) -> Settings:
     ):
         if getattr(settings, name) < 1:
             raise SettingsError(f"setting {name}: must be at least 1")
+    if not settings.is_sandbox and not settings.issuer:
+        raise SettingsError(
+            "setting issuer: required in production: the URL clients reach the hub at, e.g. https://hub.example"
+        )
     if settings.log_level.upper() not in LOG_LEVELS:
         raise SettingsError(f"setting log_level: must be one of {', '.join(LOG_LEVELS)}, not {settings.log_level!r}")
     for agency, table in settings.agencies.items():

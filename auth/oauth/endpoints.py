@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from anyio import to_thread
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import AccessDeniedError, InvalidScopeError
+from authlib.oauth2.rfc6749 import AccessDeniedError, InsecureTransportError, InvalidScopeError
 from starlette.datastructures import FormData, QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -67,7 +67,10 @@ class OAuthEndpoints:
         form = await _form(request)
         if form is None:
             return _oauth_error(400, "invalid_request", "send application/x-www-form-urlencoded")
-        oauth_request = FormRequest(request.method, str(request.url), request.headers, _lists(form))
+        try:
+            oauth_request = FormRequest(request.method, str(request.url), request.headers, _lists(form))
+        except InsecureTransportError:
+            return _oauth_error(400, "invalid_request", "use https")
         answer: OAuthResponse = await to_thread.run_sync(call, oauth_request)
         return _to_response(answer)
 
@@ -76,6 +79,7 @@ class OAuthEndpoints:
             fields = _lists(request.query_params)
             requested = request.query_params.get("scope", "")
             chosen: set[str] | None = None
+            denied = False
         else:
             form = await _form(request)
             if form is None:
@@ -84,11 +88,13 @@ class OAuthEndpoints:
             fields = {k: v for k, v in _lists(form).items() if k in OAUTH_FIELDS}
             requested = str(form.get("requested_scope", ""))
             chosen = set(map(str, form.getlist("scope")))
-            if form.get("decision") != "allow":
-                chosen = set()
+            denied = form.get("decision") != "allow"
         fields = {k: v for k, v in fields.items() if k in OAUTH_FIELDS}
         fields["scope"] = [requested]
-        oauth_request = FormRequest("GET", str(request.url), request.headers, fields)
+        try:
+            oauth_request = FormRequest("GET", str(request.url), request.headers, fields)
+        except InsecureTransportError:
+            raise WebError(400, "error_bad_authorization_request", detail="use https") from None
         try:
             grant = await to_thread.run_sync(self.server.get_consent_grant, oauth_request)
         except OAuth2Error as error:
@@ -116,7 +122,7 @@ class OAuthEndpoints:
             )
 
         granted = (frozenset(chosen) & wanted) | already
-        if not granted:
+        if denied or not granted:  # "deny" means deny, whatever was consented before
             return await self._refuse(request, oauth_request, AccessDeniedError(**back))
         if granted - already:
             await consent.grant(citizen, client.client_id, granted - already, client.purpose)

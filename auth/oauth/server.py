@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import anyio.from_thread
 from authlib.oauth2 import AuthorizationServer, OAuth2Request
-from authlib.oauth2.rfc6749 import ClientMixin
+from authlib.oauth2.rfc6749 import ClientMixin, InvalidScopeError
 from authlib.oauth2.rfc6749 import grants as rfc6749_grants
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc9207 import IssuerParameter
@@ -109,7 +109,7 @@ class OAuthClient(ClientMixin):  # type: ignore[misc]
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         if self.record.type is ClientType.PUBLIC:
             # A public client cannot authenticate; it may redeem codes (with PKCE) and revoke its tokens.
-            return method in PUBLIC_METHODS and endpoint in ("token", "revoke")
+            return method in PUBLIC_METHODS and endpoint in ("token", "revocation")
         return method in SECRET_METHODS
 
     def check_response_type(self, response_type: str) -> bool:
@@ -131,7 +131,7 @@ class AuthorizationCodeGrant(rfc6749_grants.AuthorizationCodeGrant):  # type: ig
             code,
             request.client.get_client_id(),
             request.user,
-            data["redirect_uri"],
+            data.get("redirect_uri", ""),  # omitted: the client's only URI, and omitted again at the token endpoint
             data.get("scope", ""),
             data["code_challenge"],
         )
@@ -189,6 +189,15 @@ class RefreshTokenGrant(rfc6749_grants.RefreshTokenGrant):  # type: ignore[misc]
 
 class ClientCredentialsGrant(rfc6749_grants.ClientCredentialsGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]  # noqa: RUF012
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        registered = self.request.client.record.scopes
+        wanted = set((self.request.payload.scope or "").split())
+        if wanted - registered:
+            raise InvalidScopeError(f"not registered for this client: {' '.join(sorted(wanted - registered))}")
+        if not wanted:  # RFC 6749 3.3: a default scope, here everything it was registered for
+            self.request.payload.data["scope"] = " ".join(sorted(registered))
 
 
 class HubIssuer(IssuerParameter):  # type: ignore[misc]

@@ -20,6 +20,7 @@ from sandbox.personas import PERSONAS
 from tests.conftest import RunningHub
 
 CARDHUB = str(Path(sys.executable).parent / "cardhub")
+PRODUCTION = {"CARDHUB_MODE": "production", "CARDHUB_ISSUER": "https://hub.example"}
 TOKEN = re.compile(r"^chb_[A-Za-z0-9_-]{40,}$")
 
 
@@ -86,10 +87,11 @@ async def test_client_token_reads_by_card_number(hub: RunningHub) -> None:
     [
         (["token", "--persona", "000000000000"], {}, "no persona with card number"),
         (["token", "--persona", PERSONAS[0].card_number, "--scope", "everything"], {}, "unknown scope"),
-        (["token", "--persona", PERSONAS[0].card_number], {"CARDHUB_MODE": "production"}, "sandbox mode only"),
+        (["token", "--persona", PERSONAS[0].card_number], PRODUCTION, "sandbox mode only"),
         (["demo", "--latency", "transit:100"], {}, "--latency takes AGENCY=MS"),
         (["serve"], {"CARDHUB_PORT": "http"}, "setting port"),
-        (["serve"], {"CARDHUB_MODE": "production"}, "no base URL configured"),
+        (["serve"], PRODUCTION, "no base URL configured"),
+        (["serve"], {"CARDHUB_MODE": "production"}, "setting issuer: required in production"),
     ],
 )
 def test_usage_errors_exit_2_with_a_message_and_no_traceback(

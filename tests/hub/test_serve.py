@@ -68,6 +68,7 @@ async def test_production_mode_serves_no_graphiql_and_no_sandbox_personas(hub: R
     env = {
         **os.environ,
         "CARDHUB_MODE": "production",
+        "CARDHUB_ISSUER": f"http://127.0.0.1:{port}",
         "CARDHUB_DATABASE_URL": f"sqlite://{tmp_path}/prod.sqlite3",
         "CARDHUB_PORT": str(port),
     }

@@ -25,7 +25,9 @@ def test_environment_overrides_the_file_which_overrides_defaults(tmp_path: Path)
 
 
 def test_database_url_alias_and_production_mode() -> None:
-    settings = load({"DATABASE_URL": "postgres://db/x", "CARDHUB_MODE": "production"})
+    with pytest.raises(SettingsError, match="issuer"):
+        load({"CARDHUB_MODE": "production"})
+    settings = load({"DATABASE_URL": "postgres://db/x", "CARDHUB_MODE": "production", "CARDHUB_ISSUER": "https://h"})
     assert settings.database_url == "postgres://db/x"
     assert not settings.graphiql_enabled
     # Production never falls back to the sandbox's credentials.

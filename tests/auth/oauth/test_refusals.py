@@ -188,3 +188,62 @@ async def test_client_authentication_and_grant_types_per_client_type(hub: Runnin
     app, app_secret = await clients.create("App Y", ClientType.CONFIDENTIAL, [REDIRECT], frozenset({"transit"}), "p")
     status, error = await post_form(hub, "/oauth/token", app.client_id, app_secret, "grant_type=client_credentials")
     assert error["error"] == "unauthorized_client"
+
+
+async def test_client_credentials_stay_within_the_registered_scopes(hub: RunningHub) -> None:
+    agency, secret = await clients.create("Agency Z", ClientType.AGENCY, [], frozenset({"card", "transit"}), "ops")
+    status, error = await post_form(
+        hub, "/oauth/token", agency.client_id, secret, "grant_type=client_credentials&scope=health"
+    )
+    assert (status, error["error"]) == (400, "invalid_scope")
+    status, token = await post_form(hub, "/oauth/token", agency.client_id, secret, "grant_type=client_credentials")
+    assert status == 200
+    assert token["scope"] == "card transit"
+
+
+async def test_deny_means_deny_even_with_earlier_consent(browser: Browser, hub: RunningHub) -> None:
+    client, _ = await clients.create("Ask More", ClientType.PUBLIC, [REDIRECT], frozenset({"card", "library"}), "p")
+    await consent.grant(PERSONA.card_number, client.client_id, frozenset({"card"}), "p")
+    _, challenge = pkce_pair()
+    location = await authorize(
+        browser, client.client_id, "card library", allow=None, code_challenge=challenge, code_challenge_method="S256"
+    )
+    assert error_of(location) == "access_denied"
+
+
+async def test_plain_http_to_a_public_host_is_refused_not_a_crash(hub: RunningHub) -> None:
+    async with hub.http.post(
+        hub.url + "/oauth/token", data="grant_type=client_credentials", headers={
+            "Host": "hub.example", "Content-Type": "application/x-www-form-urlencoded",
+        },
+    ) as resp:  # fmt: skip
+        assert resp.status == 400
+        assert (await resp.json())["error"] == "invalid_request"
+
+
+async def test_a_public_client_revokes_its_own_token_without_a_secret(browser: Browser, hub: RunningHub) -> None:
+    client, secret = await clients.create("Phone App", ClientType.PUBLIC, [REDIRECT], frozenset({"transit"}), "p")
+    assert secret is None
+    verifier, challenge = pkce_pair()
+    # No redirect_uri in the request: the client's only registered one is used, and omitted again below.
+    url = WebApplicationClient(client.client_id).prepare_request_uri(
+        browser.hub.url + "/oauth/authorize", scope="transit", state="st-1", code_challenge=challenge,
+        code_challenge_method="S256",
+    )  # fmt: skip
+    resp = await browser.get(url)
+    if resp.status == 303:
+        await browser.login(PERSONA.username, PERSONA.password)
+        resp = await browser.get(url)
+    page = await resp.text()
+    resp = await browser.post("/oauth/authorize", [*form_fields(page).items(), ("scope", "transit"),
+                                                   ("decision", "allow")])  # fmt: skip
+    code = code_from(resp.headers["Location"])
+    body = f"grant_type=authorization_code&code={code}&code_verifier={verifier}&client_id={client.client_id}"
+    status, tokens = await post_form(hub, "/oauth/token", client.client_id, None, body)
+    assert status == 200, tokens
+    status, _ = await post_form(
+        hub, "/oauth/revoke", client.client_id, None, f"token={tokens['access_token']}&client_id={client.client_id}"
+    )
+    assert status == 200
+    status, _ = await hub.graphql("{ me { cardNumber } }", tokens["access_token"])
+    assert status == 401
