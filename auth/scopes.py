@@ -18,7 +18,7 @@ class Scope:
 
 
 CATALOGUE: tuple[Scope, ...] = (
-    Scope("card", "Your citizen card: number, status, issue date, virtual card", "cardhub"),
+    Scope("card", "Your name and citizen card: number, status, issue date, virtual card", "cardhub"),
     Scope("social_security", "Insurance enrolment, medical account balance, contributions", "social_security"),
     Scope("transit", "Transit card balance, concession and recent trips", "transit"),
     Scope("health", "Health card, registered clinic, hospital visits, vaccinations", "health", sensitive=True),
@@ -43,3 +43,23 @@ def parse(scopes: list[str] | str) -> frozenset[str]:
     if unknown:
         raise UnknownScope(unknown)
     return frozenset(items)
+
+
+# GraphQL fields each scope guards, for the docs (schema/types/citizen.py holds the checks themselves).
+GUARDS: dict[str, str] = {
+    "card": "`name`, `card`",
+    "social_security": "`socialSecurity`",
+    "transit": "`transit`",
+    "health": "`health`",
+    "housing_fund": "`housingFund`",
+    "library": "`library`",
+}
+
+
+def markdown_table() -> str:
+    """The catalogue as the Markdown table in docs/for-app-developers.md (``cardhub scopes``)."""
+    rows = ["| Scope | Guards | Reveals | Source | Sensitive |", "|---|---|---|---|---|"]
+    for s in CATALOGUE:
+        sensitive = "**yes**" if s.sensitive else "no"
+        rows.append(f"| `{s.name}` | {GUARDS[s.name]} | {s.reveals} | `{s.source}` | {sensitive} |")
+    return "\n".join(rows)
