@@ -113,11 +113,14 @@ class OAuthClient(ClientMixin):  # type: ignore[misc]
         return method in SECRET_METHODS
 
     def check_response_type(self, response_type: str) -> bool:
-        return response_type == "code" and self.record.type is not ClientType.AGENCY
+        # Agencies too: a citizen consents to an agency on the same consent page (the agency sends them
+        # through /oauth/authorize once, with a registered redirect URI); the agency's client
+        # credentials tokens then read what was consented.
+        return response_type == "code"
 
     def check_grant_type(self, grant_type: str) -> bool:
-        if self.record.type is ClientType.AGENCY:
-            return grant_type == "client_credentials"
+        if grant_type == "client_credentials":
+            return self.record.type is ClientType.AGENCY
         return grant_type in ("authorization_code", "refresh_token")
 
 

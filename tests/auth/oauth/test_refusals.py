@@ -247,3 +247,23 @@ async def test_a_public_client_revokes_its_own_token_without_a_secret(browser: B
     assert status == 200
     status, _ = await hub.graphql("{ me { cardNumber } }", tokens["access_token"])
     assert status == 401
+
+
+async def test_a_citizen_consents_to_an_agency_on_the_consent_page(browser: Browser, hub: RunningHub) -> None:
+    agency, secret = await clients.create(
+        "Hospital Registry", ClientType.AGENCY, [REDIRECT], frozenset({"card", "health"}), "patient registration"
+    )
+    assert secret is not None
+    _, challenge = pkce_pair()
+    location = await authorize(
+        browser, agency.client_id, "card", allow=["card"], code_challenge=challenge, code_challenge_method="S256"
+    )
+    assert "code=" in location
+    status, token = await post_form(hub, "/oauth/token", agency.client_id, secret, "grant_type=client_credentials")
+    assert status == 200
+    _, body = await hub.graphql(
+        f'{{ citizen(cardNumber: "{PERSONA.card_number}") {{ name health {{ healthCardNumber }} }} }}',
+        token["access_token"],
+    )
+    assert body["data"]["citizen"]["name"] == PERSONA.name
+    assert body["data"]["citizen"]["health"] is None  # consented to card only
