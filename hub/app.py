@@ -71,7 +71,9 @@ def create_app(settings: Settings, connectors: Mapping[str, Connector] | None = 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         database.prepare(settings.database_url)
-        async with RegisterTortoise(app, db_url=settings.database_url, modules=database.MODELS, generate_schemas=True):
+        async with RegisterTortoise(
+            app, db_url=database.with_defaults(settings.database_url), modules=database.MODELS, generate_schemas=True
+        ):
             if settings.is_sandbox:
                 from hub.sandbox_seed import seed_registry
 

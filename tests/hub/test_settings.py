@@ -99,3 +99,13 @@ def test_agency_tables_and_limits_are_checked_when_loaded(tmp_path: Path, toml: 
 def test_max_connections_can_come_from_the_environment() -> None:
     settings = load({"CARDHUB_AGENCY_LIBRARY_MAX_CONNECTIONS": "7"})
     assert settings.agencies["library"]["max_connections"] == "7"
+
+
+def test_sqlite_commits_do_not_wait_for_fsync_unless_asked() -> None:
+    from hub.database import with_defaults
+
+    assert with_defaults("sqlite://data/hub.sqlite3") == "sqlite://data/hub.sqlite3?synchronous=NORMAL"
+    assert with_defaults("sqlite://a.db?journal_mode=WAL") == "sqlite://a.db?journal_mode=WAL&synchronous=NORMAL"
+    assert with_defaults("sqlite://a.db?synchronous=FULL") == "sqlite://a.db?synchronous=FULL"
+    assert with_defaults("sqlite://:memory:") == "sqlite://:memory:"
+    assert with_defaults("postgres://db/x") == "postgres://db/x"
