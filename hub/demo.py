@@ -4,6 +4,7 @@ Ctrl-C or SIGTERM."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
@@ -59,7 +60,17 @@ async def _serve(settings: Settings) -> None:
         loop.add_signal_handler(signum, lambda: setattr(server, "should_exit", True))
     task = await start_in_background(server)
     print(_banner(settings, citizen_token, agency_token), flush=True)
+    watchdog = asyncio.create_task(_stop_when_orphaned(server))
     await task
+    watchdog.cancel()
+
+
+async def _stop_when_orphaned(server: EmbeddedServer) -> None:
+    """``make demo`` stopped with SIGTERM ends make, not the demo: stop when our parent goes away."""
+    parent = os.getppid()
+    while os.getppid() == parent:  # noqa: ASYNC110 (Linux tells a child nothing when its parent dies)
+        await asyncio.sleep(1)
+    server.should_exit = True
 
 
 def _banner(settings: Settings, citizen_token: str, agency_token: str) -> str:
