@@ -22,7 +22,7 @@ from pathlib import Path
 
 import aiohttp
 
-from connectors.registry import build_connector
+from connectors.registry import builtin_connector
 from sandbox import runner
 from sandbox.agencies import AGENCY_IDS
 from sandbox.personas import PERSONAS
@@ -114,7 +114,7 @@ async def throughput(url: str, tokens: list[str], seconds: float, concurrency: i
 async def direct_floor(sandbox: runner.Sandbox, card_number: str, rounds: int = 30) -> tuple[float, float]:
     """p50 ms of (the slowest agency fetched alone, all five fetched together), with the connectors
     but without the hub's HTTP, tokens, registry and GraphQL: what the hub adds is the rest."""
-    connectors = [build_connector(agency, cfg) for agency, cfg in sandbox.configs().items()]
+    connectors = [builtin_connector(agency, cfg) for agency, cfg in sandbox.configs().items()]
     for connector in connectors:
         await connector.client.start()
     try:

@@ -6,7 +6,7 @@ import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, ClassVar, TypeVar, overload
+from typing import Any, TypeVar, overload
 
 from connectors.domain import Section, SectionMeta
 from connectors.errors import AgencyBadResponse
@@ -43,9 +43,10 @@ T = TypeVar("T")
 class Connector(ABC):
     """Fetches one profile section for one citizen from one agency."""
 
-    agency: ClassVar[str]  # agency id, e.g. "transit"
-    name: ClassVar[str]  # the agency's display name
-    health_path: ClassVar[str] = "/openapi.json"
+    agency: str  # agency id, e.g. "transit"
+    name: str  # the agency's display name
+    section: str  # the profile section it serves, e.g. "transit"
+    health_path: str = "/openapi.json"
 
     def __init__(self, client: AgencyClient) -> None:
         self.client = client

@@ -12,11 +12,12 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from connectors.errors import AgencyError
 
 T = TypeVar("T")
+V = TypeVar("V")
 
 
 async def outcome(call: Awaitable[T]) -> T | AgencyError:
@@ -27,13 +28,13 @@ async def outcome(call: Awaitable[T]) -> T | AgencyError:
         return exc
 
 
-class KeyMap:
+class KeyMap(Generic[V]):
     def __init__(self, max_entries: int = 100_000, ttl_seconds: float = 3600.0) -> None:
-        self._entries: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[V, float]] = OrderedDict()
         self._max_entries = max_entries
         self._ttl = ttl_seconds
 
-    def get(self, card_number: str) -> str | None:
+    def get(self, card_number: str) -> V | None:
         entry = self._entries.get(card_number)
         if entry is None:
             return None
@@ -44,7 +45,7 @@ class KeyMap:
         self._entries.move_to_end(card_number)
         return key
 
-    def put(self, card_number: str, key: str) -> None:
+    def put(self, card_number: str, key: V) -> None:
         self._entries[card_number] = (key, time.monotonic() + self._ttl)
         self._entries.move_to_end(card_number)
         while len(self._entries) > self._max_entries:

@@ -27,6 +27,22 @@ MAX_BODY_BYTES = 4 * 1024 * 1024  # an agency answer larger than this is refused
 
 
 @dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Retries of GETs (idempotent reads): how many attempts in all, the first pause, and on what."""
+
+    attempts: int = 1
+    backoff_seconds: float = 0.05
+    on: frozenset[str] = frozenset({"unavailable"})  # "unavailable", "timeout"
+
+    def allows(self, exc: AgencyError, attempt: int) -> bool:
+        if attempt + 1 >= self.attempts:
+            return False
+        if isinstance(exc, AgencyTimeout):
+            return "timeout" in self.on
+        return type(exc) is AgencyUnavailable and "unavailable" in self.on
+
+
+@dataclass(frozen=True, slots=True)
 class AgencyEndpoint:
     agency: str
     base_url: str
@@ -35,6 +51,29 @@ class AgencyEndpoint:
     connect_timeout_seconds: float = 1.0
     max_connections: int = 100
     extra_headers: tuple[tuple[str, str], ...] = ()  # e.g. the sandbox's fault header in demos and tests
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    rate_limit: tuple[float, int] | None = None  # (requests per second, burst), per hub process
+
+
+class RateLimiter:
+    """A token bucket. A call that would wait longer than ``max_wait`` is refused instead of queued."""
+
+    def __init__(self, per_second: float, burst: int) -> None:
+        self.per_second = per_second
+        self.burst = burst
+        self._tokens = float(burst)
+        self._updated = time.monotonic()
+
+    def reserve(self) -> float:
+        """Take a token; return how long to wait before using it (0: now)."""
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.per_second)
+        self._updated = now
+        self._tokens -= 1
+        return 0.0 if self._tokens >= 0 else -self._tokens / self.per_second
+
+    def give_back(self) -> None:
+        self._tokens += 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +93,12 @@ class CallStats:
     last_success_at: float | None = None  # unix time
     last_error: str | None = None
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=500))
+    outcomes: deque[bool] = field(default_factory=lambda: deque(maxlen=500))  # recent calls: True = failed
+
+    @property
+    def error_rate(self) -> float | None:
+        """Share of the last (up to) 500 calls that failed."""
+        return sum(self.outcomes) / len(self.outcomes) if self.outcomes else None
 
 
 class AgencyClient:
@@ -62,6 +107,8 @@ class AgencyClient:
         self.agency = endpoint.agency
         self.stats = CallStats()
         self._session: aiohttp.ClientSession | None = None
+        limit = endpoint.rate_limit
+        self._limiter = RateLimiter(*limit) if limit is not None else None
 
     async def start(self) -> None:
         if self._session is None:
@@ -88,7 +135,20 @@ class AgencyClient:
         return self._session
 
     async def get(self, path: str, params: dict[str, str | int] | None = None) -> AgencyResponse:
-        """GET a JSON document. Retries once after a 401 (the agency may have expired our token)."""
+        """GET a JSON document, retried as the endpoint's retry policy allows (a GET is idempotent)."""
+        retry = self.endpoint.retry
+        attempt = 0
+        while True:
+            try:
+                return await self._get_once(path, params)
+            except AgencyError as exc:
+                if not retry.allows(exc, attempt):
+                    raise
+                await asyncio.sleep(retry.backoff_seconds * 2**attempt)
+                attempt += 1
+
+    async def _get_once(self, path: str, params: dict[str, str | int] | None) -> AgencyResponse:
+        """One GET. Tried again once after a 401 (the agency may have expired our token)."""
         query = urlencode(params or {})
         for attempt in range(2):
             response = await self._call("GET", path, query, b"")
@@ -100,7 +160,18 @@ class AgencyClient:
             return response
         raise AssertionError("unreachable")
 
+    async def _throttle(self) -> None:
+        if self._limiter is None:
+            return
+        wait = self._limiter.reserve()
+        if wait > self.endpoint.timeout_seconds:
+            self._limiter.give_back()
+            raise AgencyUnavailable(self.agency, "the hub's rate limit towards this agency is reached")
+        if wait:
+            await asyncio.sleep(wait)
+
     async def _call(self, method: str, path: str, query: str, body: bytes) -> AgencyResponse:
+        await self._throttle()
         started = time.monotonic()
         self.stats.calls += 1
         self.stats.in_flight += 1
@@ -111,6 +182,7 @@ class AgencyClient:
             response = await self._send(method, url, headers, body)
         except AgencyError as exc:
             self.stats.failures += 1
+            self.stats.outcomes.append(True)
             self.stats.last_error = exc.code
             log.warning("agency call failed: %s %s %s: %s", self.agency, method, path, exc.message)
             raise
@@ -119,9 +191,11 @@ class AgencyClient:
         self.stats.latencies.append(time.monotonic() - started)
         if response.status >= 500:
             self.stats.failures += 1
+            self.stats.outcomes.append(True)
             self.stats.last_error = f"HTTP {response.status}"
             log.warning("agency answered %s: %s %s %s", response.status, self.agency, method, path)
             raise AgencyUnavailable(self.agency, f"agency answered HTTP {response.status}")
+        self.stats.outcomes.append(False)
         self.stats.last_success_at = time.time()
         return response
 

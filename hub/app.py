@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.routing import Route
@@ -17,9 +17,10 @@ from auth.oauth.endpoints import OAuthEndpoints
 from auth.oauth.server import Lifetimes
 from auth.web import pages
 from auth.web import session as web_session
-from connectors.base import Connector
+from connectors import lifecycle
 from connectors.domain import AGENCY_IDS
-from connectors.registry import build_connector
+from connectors.live import LiveConnectors
+from connectors.registry import agency_auth, builtin_manifest, with_overrides
 from hub import database
 from hub.graphql_app import HubGraphQL
 from hub.readiness import healthz, readyz
@@ -30,16 +31,30 @@ from schema.schema import build_schema
 log = logging.getLogger("cardhub")
 
 
-def build_connectors(settings: Settings) -> dict[str, Connector]:
-    return {
-        agency: build_connector(
-            agency,
-            settings.agency_config(agency),
-            timeout_seconds=settings.agency_timeout_seconds,
-            max_connections=settings.agency_max_connections,
-        )
-        for agency in AGENCY_IDS
-    }
+def builtin_overrides(settings: Settings) -> Callable[[str], Mapping[str, Any]]:
+    """The operator's settings for a built-in manifest: [agencies.ID] and the agency_* defaults."""
+
+    def overrides(agency: str) -> Mapping[str, Any]:
+        cfg = dict(settings.agency_config(agency)) if agency in AGENCY_IDS else {}
+        cfg.setdefault("timeout_seconds", settings.agency_timeout_seconds)
+        cfg.setdefault("max_connections", settings.agency_max_connections)
+        return cfg
+
+    return overrides
+
+
+def check_builtins(settings: Settings) -> None:
+    """Refuse settings that would make a built-in manifest invalid (a bad URL, a missing credential)."""
+    overrides = builtin_overrides(settings)
+    for agency in builtin_agencies(settings):
+        agency_auth(with_overrides(builtin_manifest(agency), overrides(agency)))
+
+
+def builtin_agencies(settings: Settings) -> list[str]:
+    """Built-in manifests to seed: all five in sandbox mode; in production those the operator configured."""
+    if settings.is_sandbox:
+        return list(AGENCY_IDS)
+    return [a for a in AGENCY_IDS if settings.agency_config(a).get("url")]
 
 
 def citizen_login(settings: Settings) -> tuple[CitizenAuthenticator | None, str]:
@@ -58,8 +73,8 @@ def citizen_login(settings: Settings) -> tuple[CitizenAuthenticator | None, str]
     return None, settings.session_secret or secrets.token_urlsafe(32)
 
 
-def create_app(settings: Settings, connectors: Mapping[str, Connector] | None = None) -> Starlette:
-    connectors = dict(connectors) if connectors is not None else build_connectors(settings)
+def create_app(settings: Settings) -> Starlette:
+    connectors = LiveConnectors(builtin_overrides(settings), poll_seconds=settings.connector_poll_seconds)
     services = Services(
         connectors=connectors,
         default_page_size=settings.default_page_size,
@@ -80,11 +95,14 @@ def create_app(settings: Settings, connectors: Mapping[str, Connector] | None = 
                 added = await seed_registry()
                 if added:
                     log.info("seeded the card registry with %d sandbox personas", added)
-            await asyncio.gather(*(c.client.start() for c in connectors.values()))
+            seeded = await lifecycle.seed_builtins(builtin_agencies(settings))
+            if seeded:
+                log.info("registered the built-in connector manifests of %s", ", ".join(seeded))
+            await connectors.start()
             try:
                 yield
             finally:
-                await asyncio.gather(*(c.client.close() for c in connectors.values()))
+                await connectors.close()
 
     authenticator, session_secret = citizen_login(settings)
     app = Starlette(

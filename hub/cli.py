@@ -15,6 +15,7 @@ from types import FrameType
 from auth import scopes, tokens
 from auth.clients import ClientType
 from connectors.domain import AGENCY_IDS
+from connectors.manifest import ManifestError
 from connectors.registry import ConnectorConfigError
 from hub import database
 from hub import settings as settings_module
@@ -32,7 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings_module.load(config_file=args.config)
         result: int = args.handler(args, settings)
         return result
-    except (SettingsError, UsageError, scopes.UnknownScope, ConnectorConfigError) as exc:
+    except (SettingsError, UsageError, scopes.UnknownScope, ConnectorConfigError, ManifestError) as exc:
         print(f"cardhub: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -124,13 +125,13 @@ def _latencies(items: list[str]) -> dict[str, int]:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from dataclasses import replace
 
-    from hub.app import build_connectors
+    from hub.app import check_builtins
     from hub.server import serve
 
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
     settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
-    build_connectors(settings)  # refuse a missing URL or credential now, not in a worker's traceback
+    check_builtins(settings)  # refuse a bad URL or credential now, not in a worker's traceback
     # Workers read their settings from the environment: hand them the address given on the command line.
     os.environ["CARDHUB_HOST"], os.environ["CARDHUB_PORT"] = settings.host, str(settings.port)
     serve(settings, workers=args.workers, config_file=args.config)

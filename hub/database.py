@@ -18,6 +18,7 @@ MODELS: dict[str, Iterable[str | ModuleType]] = {
         "auth.consent",
         "auth.oauth.grants",
         "auth.oauth.authorization_code",
+        "connectors.versions",
     ]
 }
 

@@ -13,6 +13,8 @@ from tortoise import connections
 
 from connectors.base import Connector
 from connectors.errors import AgencyError
+from connectors.health import call_health
+from connectors.live import LiveConnectors
 
 PING_TIMEOUT_SECONDS = 2.0
 
@@ -22,8 +24,8 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
-    connectors: Mapping[str, Connector] = request.app.state.connectors
-    database, agencies = await asyncio.gather(_database(), _agencies(connectors))
+    live: LiveConnectors = request.app.state.connectors
+    database, agencies = await asyncio.gather(_database(), _agencies(live.by_agency()))
     if not database["ok"]:
         status, code = "unavailable", 503
     elif all(a["ok"] for a in agencies.values()):
@@ -48,6 +50,7 @@ async def _agencies(connectors: Mapping[str, Connector]) -> dict[str, dict[str, 
 
 
 async def _agency(connector: Connector) -> dict[str, Any]:
+    """Reachable now (a ping), and how its recent calls went (connectors.health)."""
     started = time.monotonic()
     error: str | None = None
     try:
@@ -56,15 +59,6 @@ async def _agency(connector: Connector) -> dict[str, Any]:
         error = exc.code
     except TimeoutError:
         error = "AGENCY_TIMEOUT"
-    stats = connector.client.stats
-    p50, p95 = connector.client.latency_percentiles()
-    return {
-        "ok": error is None,
-        "error": error,
-        "pingMs": round((time.monotonic() - started) * 1000, 1),
-        "calls": stats.calls,
-        "failures": stats.failures,
-        "lastSuccessAt": stats.last_success_at,
-        "latencyP50Ms": None if p50 is None else round(p50 * 1000, 1),
-        "latencyP95Ms": None if p95 is None else round(p95 * 1000, 1),
-    }
+    return {"ok": error is None, "error": error, "pingMs": round((time.monotonic() - started) * 1000, 1)} | (
+        call_health(connector).as_json()
+    )

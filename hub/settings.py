@@ -44,6 +44,7 @@ class Settings:
     graphiql: bool | None = None  # None: on in sandbox mode, off in production
     agency_timeout_seconds: float = 3.0
     agency_max_connections: int = 100
+    connector_poll_seconds: float = 2.0  # how soon a connector change made elsewhere is in force here
     max_page_size: int = 100
     default_page_size: int = 20
     max_query_depth: int = 12
@@ -170,6 +171,8 @@ def _validated(values: dict[str, Any]) -> Settings:
         raise SettingsError(
             "setting issuer: required in production: the URL clients reach the hub at, e.g. https://hub.example"
         )
+    if settings.connector_poll_seconds < 0:
+        raise SettingsError("setting connector_poll_seconds: must be 0 (off) or more")
     if settings.log_level.upper() not in LOG_LEVELS:
         raise SettingsError(f"setting log_level: must be one of {', '.join(LOG_LEVELS)}, not {settings.log_level!r}")
     for agency, table in settings.agencies.items():

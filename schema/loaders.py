@@ -1,4 +1,4 @@
-"""One DataLoader per agency per request: however many fields of a section a query asks for, and
+"""One DataLoader per section per request: however many fields of a section a query asks for, and
 however many times, the agency is called once per citizen."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from strawberry.dataloader import DataLoader
 
 from connectors.base import Connector
 from connectors.domain import Section
+from connectors.errors import AgencyUnavailable
 
 
 class SectionLoaders:
@@ -17,16 +18,18 @@ class SectionLoaders:
         self._connectors = connectors
         self._loaders: dict[str, DataLoader[str, Section | None]] = {}
 
-    def loader(self, agency: str) -> DataLoader[str, Section | None]:
-        if agency not in self._loaders:
-            connector = self._connectors[agency]
+    def loader(self, section: str) -> DataLoader[str, Section | None]:
+        if section not in self._loaders:
+            connector = self._connectors.get(section)  # the one in force now, kept for the whole request
 
             async def batch(card_numbers: Sequence[str]) -> list[Section | BaseException | None]:
+                if connector is None:  # disabled, or never registered
+                    return [AgencyUnavailable(section, "no connector serves this section now")] * len(card_numbers)
                 # Agencies answer one citizen per call: fan out, keep each failure with its key.
                 return await asyncio.gather(*(connector.fetch(n) for n in card_numbers), return_exceptions=True)
 
-            self._loaders[agency] = DataLoader(load_fn=batch)
-        return self._loaders[agency]
+            self._loaders[section] = DataLoader(load_fn=batch)
+        return self._loaders[section]
 
-    async def load(self, agency: str, card_number: str) -> Section | None:
-        return await self.loader(agency).load(card_number)
+    async def load(self, section: str, card_number: str) -> Section | None:
+        return await self.loader(section).load(card_number)

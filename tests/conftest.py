@@ -19,7 +19,7 @@ from auth.clients import ClientType
 from auth.scopes import READ_SCOPES
 from connectors.base import Connector
 from connectors.domain import AGENCY_IDS
-from connectors.registry import build_connector
+from connectors.registry import builtin_connector, builtin_manifest
 from hub import sandbox_access
 from hub.app import create_app
 from hub.server import EmbeddedServer, start_in_background
@@ -68,7 +68,7 @@ ConnectorFactory = Callable[..., Awaitable[Connector]]
 
 @pytest.fixture
 async def make_connector(sandbox: runner.Sandbox) -> AsyncIterator[ConnectorFactory]:
-    """make_connector(agency, timeout_seconds=..., headers=..., cfg_overrides=...) -> started Connector."""
+    """make_connector(agency, timeout_seconds=..., headers=..., page_size=..., **settings) -> started Connector."""
     made: list[Connector] = []
 
     async def _make(
@@ -76,12 +76,18 @@ async def make_connector(sandbox: runner.Sandbox) -> AsyncIterator[ConnectorFact
         *,
         timeout_seconds: float = 3.0,
         headers: dict[str, str] | None = None,
+        page_size: int | None = None,
         **cfg_overrides: Any,
     ) -> Connector:
         cfg = {**sandbox.configs()[agency], **cfg_overrides}
-        connector = build_connector(
-            agency, cfg, timeout_seconds=timeout_seconds, extra_headers=tuple((headers or {}).items())
-        )
+        changes: dict[str, Any] = {"timeout_seconds": timeout_seconds}
+        if page_size is not None:  # every paged list of the agency, to walk many pages
+            resources = builtin_manifest(agency).model_dump(mode="json", by_alias=True, exclude_none=True)["resources"]
+            for resource in resources.values():
+                if "pagination" in resource:
+                    resource["pagination"]["page_size"] = page_size
+            changes["resources"] = resources
+        connector = builtin_connector(agency, cfg, extra_headers=tuple((headers or {}).items()), **changes)
         await connector.client.start()
         made.append(connector)
         return connector

@@ -14,8 +14,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from connectors.adapters import health as adapter
 from connectors.base import MAX_ITEMS
+from connectors.declarative import ManifestConnector
 from connectors.domain import Health, Vaccination, VisitKind
 from connectors.errors import AgencyAuthFailed, AgencyBadResponse, AgencyError, AgencyTimeout, AgencyUnavailable
 from sandbox import clock, credentials, personas
@@ -132,13 +132,14 @@ async def test_visit_kinds_cover_outpatient_inpatient_and_emergency(make_connect
     assert kinds == set(VisitKind)
 
 
-async def test_list_is_capped_at_max_items_keeping_the_newest(
-    make_connector: ConnectorFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_list_is_capped_at_max_items_keeping_the_newest(make_connector: ConnectorFactory) -> None:
     persona = with_trait(personas.MANY_VISITS)[0]
     everything = await fetch(make_connector, persona)
-    monkeypatch.setattr(adapter, "MAX_ITEMS", 30)
-    capped = await fetch(make_connector, persona)
+    connector = await make_connector(AGENCY)
+    assert isinstance(connector, ManifestConnector)
+    connector.max_items = 30
+    capped = await connector.fetch(persona.card_number)
+    assert isinstance(capped, Health)
     assert capped.visits == everything.visits[:30]
 
 

@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
-from connectors.adapters.housing_fund import HousingFundConnector, loan_from_wire
 from connectors.base import Connector
 from connectors.domain import HousingFund, LoanStatus
 from connectors.errors import AgencyAuthFailed, AgencyBadResponse, AgencyTimeout, AgencyUnavailable
+from connectors.mapping import compile_section
+from connectors.registry import builtin_connector, builtin_manifest
 from sandbox import runner
 from sandbox.agencies.housing_fund_data import LOAN_REPAYING, LOAN_SETTLED, account_for
 from sandbox.clock import today
@@ -135,9 +136,7 @@ async def test_walks_every_loan_page(make_connector: ConnectorFactory, sandbox: 
     persona = max(with_trait(HOUSING_LOAN), key=recorded_loan_count)
     whole = await fund_of(make_connector, persona)
     assert len(whole.loans) >= 2
-    connector = await make_connector(AGENCY)
-    assert isinstance(connector, HousingFundConnector)
-    connector.page_size = 1
+    connector = await make_connector(AGENCY, page_size=1)
     control(sandbox, "/_sandbox/stats/reset", "POST")
     paged = await connector.fetch(persona.card_number)
     assert isinstance(paged, HousingFund)
@@ -209,12 +208,20 @@ async def test_malformed_card_number_is_a_bad_response(make_connector: Connector
         await connector.fetch("not-a-card")
 
 
-async def test_only_account_not_found_means_no_account(make_connector: ConnectorFactory) -> None:
-    # A 404 for a path the centre does not serve (say, a wrong base URL) is a fault, not "no account".
-    connector = await make_connector(AGENCY)
-    assert isinstance(connector, HousingFundConnector)
-    with pytest.raises(AgencyBadResponse):
-        await connector._data(f"/gjj/openapi/v0/accounts/{PERSONAS[0].card_number}", {}, "account")
+async def test_only_account_not_found_means_no_account(sandbox: runner.Sandbox) -> None:
+    # A 404 for a path the centre does not serve (say, a misspelt resource) is a fault, not "no account".
+    resources = builtin_manifest(AGENCY).model_dump(mode="json", by_alias=True, exclude_none=True)["resources"]
+    resources["account"]["path"] = "/gjj/openapi/v0/accounts/{card_number}"
+    connector = builtin_connector(AGENCY, sandbox.configs()[AGENCY], resources=resources)
+    await connector.client.start()
+    try:
+        with pytest.raises(AgencyBadResponse):
+            await connector.fetch(PERSONAS[0].card_number)
+    finally:
+        await connector.client.close()
+
+
+loan_from_wire = compile_section(builtin_manifest(AGENCY)).lists["loans"].build_item
 
 
 def wire_loan(**overrides: object) -> dict[str, object]:

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from connectors.adapters.library import LibraryConnector
-from connectors.adapters.transit import TransitConnector
+from connectors.declarative import ManifestConnector
+from connectors.domain import Transit
 from connectors.keymap import KeyMap
 from sandbox import runner
 from sandbox.personas import PERSONAS
@@ -17,14 +17,14 @@ ALICE, BOB = PERSONAS[0].card_number, PERSONAS[6].card_number  # both have trans
 
 
 def test_keymap_expires_and_evicts_oldest() -> None:
-    keys = KeyMap(max_entries=2, ttl_seconds=60)
+    keys: KeyMap[str] = KeyMap(max_entries=2, ttl_seconds=60)
     keys.put("a", "1")
     keys.put("b", "2")
     assert keys.get("a") == "1"  # a is now the most recent
     keys.put("c", "3")
     assert keys.get("b") is None
     assert (keys.get("a"), keys.get("c")) == ("1", "3")
-    expired = KeyMap(ttl_seconds=-1)
+    expired: KeyMap[str] = KeyMap(ttl_seconds=-1)
     expired.put("a", "1")
     assert expired.get("a") is None
 
@@ -51,29 +51,29 @@ async def test_second_fetch_sends_lookup_and_lists_together(
 
 async def test_a_wrong_remembered_card_number_never_shows_its_trips(make_connector: ConnectorFactory) -> None:
     connector = await make_connector("transit")
-    assert isinstance(connector, TransitConnector)
+    assert isinstance(connector, ManifestConnector)
     alice, bob = await connector.fetch(ALICE), await connector.fetch(BOB)
-    assert alice is not None and bob is not None and alice.trips != bob.trips
-    connector.etong_numbers.put(ALICE, bob.card_number)  # as if Alice's card had been replaced
+    assert isinstance(alice, Transit) and isinstance(bob, Transit) and alice.trips != bob.trips
+    connector.keys.put(ALICE, (("card.cardNumber", bob.card_number),))  # as if Alice's card had been replaced
 
     again = await connector.fetch(ALICE)
-    assert again is not None
+    assert isinstance(again, Transit)
     assert again.card_number == alice.card_number
     assert [t.at for t in again.trips] == [t.at for t in alice.trips]
-    assert connector.etong_numbers.get(ALICE) == alice.card_number
+    assert connector.keys.get(ALICE) == (("card.cardNumber", alice.card_number),)
 
 
 async def test_a_wrong_remembered_patron_id_never_shows_its_loans(make_connector: ConnectorFactory) -> None:
     connector = await make_connector("library")
-    assert isinstance(connector, LibraryConnector)
+    assert isinstance(connector, ManifestConnector)
     alice = await connector.fetch(ALICE)
     await connector.fetch(BOB)
-    bob_patron = connector.patron_ids.get(BOB)
+    bob_patron = connector.keys.get(BOB)
     assert alice is not None and bob_patron is not None
-    connector.patron_ids.put(ALICE, bob_patron)
+    connector.keys.put(ALICE, bob_patron)
 
     again = await connector.fetch(ALICE)
     assert again is not None
     assert replace(again, meta=alice.meta) == alice
-    connector.patron_ids.put(ALICE, "999999999")  # an id the library does not know: 404 on the lists
+    connector.keys.put(ALICE, (("patron.patronId", "999999999"),))  # an id the library does not know: 404 on the lists
     assert await connector.fetch(ALICE) is not None

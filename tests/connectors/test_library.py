@@ -11,8 +11,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from connectors.adapters.library import LibraryConnector
 from connectors.base import Connector
+from connectors.declarative import ManifestConnector as LibraryConnector
 from connectors.domain import Library, LibraryLoan, Reservation
 from connectors.errors import AgencyAuthFailed, AgencyBadResponse, AgencyTimeout, AgencyUnavailable
 from sandbox import clock, personas
@@ -137,8 +137,7 @@ async def test_citizen_without_account_gives_none(make_connector: ConnectorFacto
 @pytest.mark.parametrize("persona", [RESERVING[0], OVERDUE[0]], ids=by_name)
 async def test_walks_every_page(make_connector: ConnectorFactory, sandbox: Sandbox, persona: personas.Persona) -> None:
     whole = await fetch(await library(make_connector), persona)
-    paging = await library(make_connector)
-    paging.page_size = 1
+    paging = await library(make_connector, page_size=1)
     await control(sandbox, "POST", "/_sandbox/stats/reset")
     walked = await fetch(paging, persona)
     assert dataclasses.replace(walked, meta=whole.meta) == whole
@@ -161,8 +160,7 @@ async def test_loans_and_holds_are_fetched_concurrently(make_connector: Connecto
 
 
 async def test_refused_page_size_is_a_bad_response(make_connector: ConnectorFactory) -> None:
-    connector = await library(make_connector)
-    connector.page_size = 101  # over the agency's maximum: it answers 400
+    connector = await library(make_connector, page_size=101)  # over the agency's maximum: it answers 400
     with pytest.raises(AgencyBadResponse):
         await connector.fetch(REGISTERED[0].card_number)
 

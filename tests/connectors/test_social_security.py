@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from connectors.adapters.social_security import SocialSecurityConnector
 from connectors.base import Connector
+from connectors.declarative import ManifestConnector as SocialSecurityConnector
 from connectors.domain import InsuranceType, SocialSecurity
 from connectors.errors import AgencyAuthFailed, AgencyBadResponse, AgencyTimeout, AgencyUnavailable
 from sandbox import clock
@@ -147,8 +147,7 @@ async def test_no_account_gives_none(make_connector: MakeConnector, card_number:
 
 async def test_walks_every_page(make_connector: MakeConnector, sandbox: Sandbox) -> None:
     whole = await fetch(await connect(make_connector), EMPLOYED)
-    connector = await connect(make_connector)
-    connector.page_size = 5
+    connector = await connect(make_connector, page_size=5)
     stats(sandbox, reset=True)
     paged = await fetch(connector, EMPLOYED)
     assert paged.contributions == whole.contributions
@@ -158,8 +157,8 @@ async def test_walks_every_page(make_connector: MakeConnector, sandbox: Sandbox)
 
 
 async def test_stops_at_max_items(make_connector: MakeConnector, sandbox: Sandbox) -> None:
-    connector = await connect(make_connector)
-    connector.page_size, connector.max_items = 5, 7
+    connector = await connect(make_connector, page_size=5)
+    connector.max_items = 7
     stats(sandbox, reset=True)
     section = await fetch(connector, EMPLOYED)
     assert [c.period for c in section.contributions] == [period(n) for n in range(1, 8)]
@@ -211,7 +210,6 @@ async def test_wrong_credentials(make_connector: MakeConnector, override: dict[s
 
 
 async def test_refused_parameters_become_bad_response(make_connector: MakeConnector) -> None:
-    connector = await connect(make_connector)
-    connector.page_size = 51  # over the bureau's maximum: HTTP 400, errcode 40001
+    connector = await connect(make_connector, page_size=51)  # over the bureau's maximum: HTTP 400, errcode 40001
     with pytest.raises(AgencyBadResponse, match="40001"):
         await connector.fetch(EMPLOYED.card_number)

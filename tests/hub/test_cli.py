@@ -90,7 +90,7 @@ async def test_client_token_reads_by_card_number(hub: RunningHub) -> None:
         (["token", "--persona", PERSONAS[0].card_number], PRODUCTION, "sandbox mode only"),
         (["demo", "--latency", "transit:100"], {}, "--latency takes AGENCY=MS"),
         (["serve"], {"CARDHUB_PORT": "http"}, "setting port"),
-        (["serve"], PRODUCTION, "no base URL configured"),
+        (["serve"], {**PRODUCTION, "CARDHUB_AGENCY_TRANSIT_URL": "ftp://etong"}, "must be an http or https URL"),
         (["serve"], {"CARDHUB_MODE": "production"}, "setting issuer: required in production"),
     ],
 )

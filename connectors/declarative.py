@@ -1,0 +1,256 @@
+"""The connector that runs a manifest: calls the agency's resources, walks their pages, and maps the
+answers into the section through ``connectors.mapping``.
+
+Resources that need only the card number go out together. A resource whose path names a field of
+another (``/cards/{card.cardNumber}/trips``) needs that answer first; once the field's value is known
+from an earlier request (``connectors.keymap``), it goes out together with the others and its answer
+is kept only if the value still holds, so a stale entry costs a round trip and never shows another
+person's data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import math
+import re
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from connectors.base import MAX_ITEMS, Connector, gather_or_cancel
+from connectors.domain import Section
+from connectors.errors import AgencyAuthFailed, AgencyBadResponse, AgencyError, AgencyUnavailable
+from connectors.keymap import KeyMap
+from connectors.manifest import CursorPagination, Manifest, Match, OffsetPagination, PagePagination, Resource
+from connectors.mapping import compile_section, path_reader
+from connectors.runtime import AgencyClient, AgencyResponse
+
+T = TypeVar("T")
+PAGE_CONCURRENCY = 4  # pages fetched at once when the first page tells how many there are
+Refs = tuple[tuple[str, str], ...]  # (placeholder, value), sorted
+
+
+class _NotFound(Exception):
+    """The agency has no account for this citizen."""
+
+
+async def _settled(call: Awaitable[T]) -> T | AgencyError | _NotFound:
+    try:
+        return await call
+    except (AgencyError, _NotFound) as exc:
+        return exc
+
+
+class ManifestConnector(Connector):
+    def __init__(self, client: AgencyClient, manifest: Manifest) -> None:
+        super().__init__(client)
+        self.manifest = manifest
+        self.agency = manifest.agency
+        self.name = manifest.name
+        self.section = manifest.section
+        self.health_path = manifest.health_path
+        self.max_items = MAX_ITEMS
+        self._compiled = compile_section(manifest)
+        self._pattern = re.compile(manifest.card_number_pattern) if manifest.card_number_pattern else None
+        resources = manifest.resources
+        self._independent = [n for n, r in resources.items() if set(r.placeholders()) <= {"card_number"}]
+        self._dependent = [n for n in resources if n not in self._independent]
+        self._refs = sorted({p for n in self._dependent for p in resources[n].placeholders() if p != "card_number"})
+        self._ref_readers = [(p, p.partition(".")[0], path_reader(p.partition(".")[2])) for p in self._refs]
+        self.keys: KeyMap[Refs] = KeyMap()
+        responses = manifest.responses
+        self._data = path_reader(responses.data) if responses.data else None
+        self._error_code = path_reader(responses.error_code.field) if responses.error_code else None
+
+    async def fetch(self, card_number: str) -> Section | None:
+        if self._pattern is not None and not self._pattern.fullmatch(card_number):
+            return None  # not a number this agency could know; never sent
+        remembered = self.keys.get(card_number) if self._dependent else None
+        try:
+            first = [self._resource(n, card_number, {}) for n in self._independent]
+            early = (
+                [_settled(self._resource(n, card_number, dict(remembered))) for n in self._dependent]
+                if remembered
+                else []
+            )
+            results = await gather_or_cancel(*first, *early)
+        except _NotFound:
+            self.keys.forget(card_number)
+            return None
+        fetched: dict[str, Any] = dict(zip(self._independent, results, strict=False))
+        if self._dependent:
+            refs = self._ref_values(fetched)
+            if refs == remembered:
+                late: list[Any] = list(results[len(first) :])
+            else:  # first visit, or the key changed (a replaced card): anything fetched early is not theirs
+                self.keys.put(card_number, refs)
+                late = list(
+                    await gather_or_cancel(
+                        *(_settled(self._resource(n, card_number, dict(refs))) for n in self._dependent)
+                    )
+                )
+            for name, outcome in zip(self._dependent, late, strict=True):
+                if isinstance(outcome, _NotFound):
+                    self.keys.forget(card_number)
+                    return None
+                if isinstance(outcome, AgencyError):
+                    raise outcome
+                fetched[name] = outcome
+        singles = {n: v for n, v in fetched.items() if self.manifest.resources[n].items is None}
+        lists = {n: v for n, v in fetched.items() if self.manifest.resources[n].items is not None}
+        section: Section = self.mapped(self.section, lambda: self._compiled.build(singles, lists, self.meta()))
+        return section
+
+    def _ref_values(self, fetched: dict[str, Any]) -> Refs:
+        values = []
+        for placeholder, head, read in self._ref_readers:
+            value = self.mapped(placeholder, functools.partial(read, fetched[head]))
+            if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+                raise AgencyBadResponse(self.agency, f"unexpected {placeholder}: {value!r} cannot name a resource")
+            values.append((placeholder, str(value)))
+        return tuple(values)
+
+    # --- one resource ------------------------------------------------------------------------------
+
+    async def _resource(self, name: str, card_number: str, refs: dict[str, str]) -> Any:
+        resource = self.manifest.resources[name]
+        values = {"card_number": card_number, **refs}
+        path = re.sub(r"\{([^{}]*)\}", lambda m: quote(values[m.group(1)], safe=""), resource.path)
+        if resource.items is None:
+            data = await self._get(path, {}, name)
+            if resource.identity is not None:
+                found = self.mapped(name, lambda: path_reader(resource.identity or "")(data))
+                # A proxy or cache mixing citizens up would show one citizen's records to another.
+                if found != card_number:
+                    raise AgencyBadResponse(self.agency, f"unexpected {name}: the answer is for another citizen")
+            return data
+        pagination = resource.pagination
+        if pagination is None:
+            return self._items(resource, await self._get(path, {}, name), name)
+        if isinstance(pagination, PagePagination):
+            return await self._pages(resource, pagination, path, name)
+        if isinstance(pagination, OffsetPagination):
+            return await self._offsets(resource, pagination, path, name)
+        return await self._cursors(resource, pagination, path, name)
+
+    async def _get(self, path: str, params: dict[str, str | int], what: str) -> Any:
+        """The payload of a successful answer; _NotFound for "no such citizen"; typed errors for the rest."""
+        response = await self.client.get(path, params)
+        responses = self.manifest.responses
+        if _matches(responses.not_found, response):
+            raise _NotFound()
+        if response.status != 200 or (responses.success is not None and not _matches(responses.success, response)):
+            raise self._failure(response, what)
+        if self._data is None:
+            return response.body
+        reader = self._data
+        return self.mapped(what, lambda: reader(response.body))
+
+    def _failure(self, response: AgencyResponse, what: str) -> AgencyError:
+        spec = self.manifest.responses.error_code
+        if spec is not None and self._error_code is not None:
+            try:
+                code = self._error_code(response.body)
+            except ValueError:
+                code = None
+            if isinstance(code, int) and not isinstance(code, bool):
+                status = code // spec.status_divisor
+                message = f"HTTP {response.status}, {spec.field} {code} (stands for HTTP {status})"
+                if status >= 500:
+                    return AgencyUnavailable(self.agency, message)
+                if status == 401:
+                    return AgencyAuthFailed(self.agency, message)
+                return AgencyBadResponse(self.agency, message)
+        return self.unexpected(response, what)
+
+    def _items(self, resource: Resource, data: object, what: str) -> list[object]:
+        read = path_reader(resource.items or "")
+
+        def items() -> list[object]:
+            value = read(data)
+            if not isinstance(value, list):
+                raise ValueError(f"{resource.items} should be a list, got {type(value).__name__}")
+            return value
+
+        return self.mapped(what, items)
+
+    def _count(self, data: object, path: str, what: str) -> int:
+        def count() -> int:
+            value = path_reader(path)(data)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{path} should be a count, got {value!r}")
+            return value
+
+        return self.mapped(what, count)
+
+    async def _pages(self, resource: Resource, p: PagePagination, path: str, what: str) -> list[object]:
+        def params(page: int) -> dict[str, str | int]:
+            return {p.page_param: page, p.size_param: p.page_size}
+
+        first = await self._get(path, params(p.first_page), what)
+        items = self._items(resource, first, what)
+        if p.total_pages is not None:
+            pages = min(self._count(first, p.total_pages, what), math.ceil(self.max_items / p.page_size))
+        else:
+            pages = math.ceil(min(self._count(first, p.total_items or "", what), self.max_items) / p.page_size)
+        gate = asyncio.Semaphore(PAGE_CONCURRENCY)
+
+        async def page(number: int) -> Any:
+            async with gate:
+                return await self._get(path, params(number), what)
+
+        rest = await gather_or_cancel(*(page(p.first_page + i) for i in range(1, pages)))
+        for data in rest:
+            items.extend(self._items(resource, data, what))
+        return items[: self.max_items]
+
+    async def _offsets(self, resource: Resource, p: OffsetPagination, path: str, what: str) -> list[object]:
+        items: list[object] = []
+        while len(items) < self.max_items:
+            limit = min(p.page_size, self.max_items - len(items))
+            data = await self._get(path, {p.offset_param: len(items), p.limit_param: limit}, what)
+            page = self._items(resource, data, what)
+            if len(page) > limit:
+                raise AgencyBadResponse(self.agency, f"{what}: {len(page)} items for a limit of {limit}")
+            items.extend(page)
+            # An empty page ends the walk even if the total promised more, so a miscount can't loop forever.
+            if not page or len(items) >= self._count(data, p.total, what):
+                break
+        return items
+
+    async def _cursors(self, resource: Resource, p: CursorPagination, path: str, what: str) -> list[object]:
+        items: list[object] = []
+        seen: set[str] = set()
+        cursor: str | None = None
+        read_next = path_reader(p.next_cursor, nullable=True)
+        while len(items) < self.max_items:
+            params: dict[str, str | int] = {p.limit_param: min(p.page_size, self.max_items - len(items))}
+            if cursor is not None:
+                params[p.cursor_param] = cursor
+            data = await self._get(path, params, what)
+            page = self._items(resource, data, what)
+            items.extend(page)
+            following = self.mapped(what, functools.partial(read_next, data))
+            if following is not None and not isinstance(following, str):
+                raise AgencyBadResponse(self.agency, f"unexpected {what}: {p.next_cursor} is {following!r}")
+            if not following or not page:  # an empty page with a cursor would loop forever
+                break
+            if following in seen:
+                raise AgencyBadResponse(self.agency, f"unexpected {what}: pages loop ({p.next_cursor} repeated)")
+            seen.add(following)
+            cursor = following
+        return items[: self.max_items]
+
+
+def _matches(match: Match, response: AgencyResponse) -> bool:
+    if match.status is not None and response.status != match.status:
+        return False
+    if match.field is None:
+        return True
+    try:
+        value = path_reader(match.field)(response.body)
+    except ValueError:
+        return False
+    # Strict: 0 is not false and "1" is not 1.
+    return type(value) is type(match.equals) and value == match.equals

@@ -1,0 +1,155 @@
+"""Registering, checking and switching connector versions: validate, contract-test, then activate.
+
+A manifest goes through three gates before it serves anyone: the schema and mapping checks
+(``connectors.manifest``), a contract test that reads the manifest's test citizen from the live agency
+and maps the answer, and one transaction that stores the version and puts it in force. A manifest that
+fails any gate is not stored, and the connector in force is untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+
+from connectors import versions
+from connectors.domain import Section
+from connectors.errors import AgencyError
+from connectors.manifest import REDACTED, Manifest, ManifestError, Problem, from_data, parse
+from connectors.mapping import SECTION_TYPES
+from connectors.registry import build_connector, builtin_manifest
+from connectors.versions import ConnectorState, ConnectorVersion, VersionError
+
+log = logging.getLogger("cardhub.connectors")
+
+
+class NotYourConnector(PermissionError):
+    """An agency client acting on another agency's connector."""
+
+
+async def contract_test(manifest: Manifest, *, extra_headers: tuple[tuple[str, str], ...] = ()) -> Section:
+    """Read the manifest's test citizen from the live agency through the manifest; the section it maps to."""
+    connector = build_connector(manifest, extra_headers=extra_headers)
+    card = manifest.contract.test_card_number
+    await connector.client.start()
+    try:
+        try:
+            await connector.ping()
+        except AgencyError as exc:
+            raise ManifestError.at(
+                "base_url", f"the agency did not answer {manifest.health_path}: {exc.code}: {exc.message}"
+            ) from None
+        try:
+            section = await connector.fetch(card)
+        except AgencyError as exc:
+            raise ManifestError.at(
+                "contract", f"reading test citizen {card} failed: {exc.code}: {exc.message}"
+            ) from None
+    finally:
+        await connector.client.close()
+    if section is None:
+        raise ManifestError.at("contract.test_card_number", f"the agency says it has no account for {card}")
+    if not isinstance(section, SECTION_TYPES[manifest.section]):  # a Python adapter's own bug
+        raise ManifestError.at(
+            "adapter", f"the adapter returned a {type(section).__name__}, not the {manifest.section} section"
+        )
+    checked: Section = section
+    return checked
+
+
+async def prepare(text: str | bytes, owner: str | None = None) -> Manifest:
+    """Parse and check a manifest for registration (no agency call yet)."""
+    manifest = parse(text)
+    if owner is not None and manifest.agency != owner:
+        raise NotYourConnector(f"this client manages agency {owner!r}'s connectors, not {manifest.agency!r}'s")
+    if manifest.keeps_active_secret:
+        manifest = await _with_active_secret(manifest)
+    state = await versions.serving(manifest.section)
+    if state is not None and state.agency != manifest.agency:
+        raise ManifestError.at("section", f"the {manifest.section} section is served by agency {state.agency!r}")
+    return manifest
+
+
+async def register(
+    text: str | bytes,
+    by: str,
+    *,
+    owner: str | None = None,
+    extra_headers: tuple[tuple[str, str], ...] = (),
+) -> tuple[ConnectorVersion, bool]:
+    """Validate, contract-test, store and activate. Returns the version in force and whether it is new
+    (registering the manifest already in force changes nothing)."""
+    manifest = await prepare(text, owner)
+    now = await versions.current(manifest.agency)
+    if now is not None and now.state.enabled and now.version.manifest == manifest.stored():
+        return now.version, False
+    await contract_test(manifest, extra_headers=extra_headers)
+    record = await versions.add_and_activate(manifest, by)
+    log.info("connector %s version %d registered by %s and active", manifest.agency, record.version, by)
+    return record, True
+
+
+async def rollback(agency: str, by: str, to: int | None = None, owner: str | None = None) -> ConnectorVersion:
+    """Put back the version before the one in force (or ``to``)."""
+    _check_owner(agency, owner)
+    now = await versions.current(agency)
+    if now is None:
+        raise VersionError(f"no connector {agency!r}")
+    if to is None:
+        earlier = [v.version for v in await versions.history(agency) if v.version < now.state.version]
+        if not earlier:
+            raise VersionError(f"{agency} has no version before {now.state.version} to roll back to")
+        to = earlier[0]
+    record = await versions.point_to(agency, to, by)
+    log.info("connector %s rolled back to version %d by %s", agency, to, by)
+    return record
+
+
+async def disable(agency: str, by: str, owner: str | None = None) -> ConnectorState:
+    _check_owner(agency, owner)
+    state = await versions.disable(agency, by)
+    log.info("connector %s disabled by %s", agency, by)
+    return state
+
+
+async def enable(agency: str, by: str, owner: str | None = None) -> ConnectorVersion:
+    _check_owner(agency, owner)
+    now = await versions.current(agency)
+    if now is None:
+        raise VersionError(f"no connector {agency!r}")
+    if now.state.enabled:
+        raise VersionError(f"{agency} is already enabled")
+    return await versions.point_to(agency, now.state.version, by)
+
+
+async def seed_builtins(agencies: Iterable[str]) -> list[str]:
+    """Register the shipped manifest of each agency that has never had one (no contract test: the hub
+    may start before the agencies). Returns the agencies seeded."""
+    seeded = []
+    for agency in agencies:
+        if await ConnectorVersion.exists(agency=agency):
+            continue
+        manifest = builtin_manifest(agency)
+        if await versions.serving(manifest.section) is not None:
+            continue  # another agency's connector serves the section
+        await versions.add_and_activate(manifest, versions.BUILTIN)
+        seeded.append(agency)
+    return seeded
+
+
+def _check_owner(agency: str, owner: str | None) -> None:
+    if owner is not None and agency != owner:
+        raise NotYourConnector(f"this client manages agency {owner!r}'s connectors, not {agency!r}'s")
+
+
+async def _with_active_secret(manifest: Manifest) -> Manifest:
+    now = await versions.current(manifest.agency)
+    if now is not None:
+        active = json.loads(now.version.manifest)["auth"]
+        if active.get("kind") == manifest.auth.kind and "secret" in active:
+            data = json.loads(manifest.stored())
+            data["auth"]["secret"] = active["secret"]
+            return from_data(data)
+    raise ManifestError(
+        [Problem(path="auth.secret", reason=f"{REDACTED!r} keeps the secret in force, but there is none of this kind")]
+    )

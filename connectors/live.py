@@ -1,0 +1,142 @@
+"""The connectors in force in this hub process, section by section, kept in step with the database.
+
+``refresh`` compares each agency's ``ConnectorState`` with what this process runs and rebuilds what
+changed: the new connector is built and started first, then swapped in with one assignment, so a
+request either gets the old connector or the new one, never neither. The old one keeps serving the
+requests that already hold it and is closed after its longest call could have ended. Every process
+polls (``poll_seconds``), so a version activated by the CLI or by another instance reaches all of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from connectors import versions
+from connectors.base import Connector
+from connectors.manifest import ManifestError
+from connectors.registry import ConnectorConfigError, build_connector, with_overrides
+from connectors.versions import ConnectorVersion
+
+log = logging.getLogger("cardhub.connectors")
+
+Overrides = Callable[[str], Mapping[str, Any]]  # agency -> the operator's settings for a built-in manifest
+
+
+class LiveConnectors(Mapping[str, Connector]):
+    """section -> the connector serving it."""
+
+    def __init__(
+        self,
+        overrides: Overrides = lambda agency: {},
+        *,
+        extra_headers: tuple[tuple[str, str], ...] = (),
+        poll_seconds: float = 2.0,
+    ) -> None:
+        self._overrides = overrides
+        self._extra_headers = extra_headers
+        self._poll_seconds = poll_seconds
+        self._by_section: dict[str, Connector] = {}
+        self._loaded: dict[str, tuple[int, int, bool]] = {}  # agency -> (version, generation, enabled)
+        self._versions: dict[str, int] = {}  # agency -> version running
+        self._lock = asyncio.Lock()
+        self._retiring: set[asyncio.Task[None]] = set()
+        self._poller: asyncio.Task[None] | None = None
+
+    def __getitem__(self, section: str) -> Connector:
+        return self._by_section[section]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_section)
+
+    def __len__(self) -> int:
+        return len(self._by_section)
+
+    def version_of(self, agency: str) -> int | None:
+        return self._versions.get(agency)
+
+    def by_agency(self) -> dict[str, Connector]:
+        return {c.agency: c for c in self._by_section.values()}
+
+    async def start(self) -> None:
+        await self.refresh()
+        if self._poll_seconds > 0:
+            self._poller = asyncio.create_task(self._poll(), name="connector-refresh")
+
+    async def close(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+        for task in list(self._retiring):
+            task.cancel()
+        await asyncio.gather(*self._retiring, return_exceptions=True)
+        await asyncio.gather(*(c.client.close() for c in self._by_section.values()))
+        self._by_section.clear()
+
+    async def refresh(self) -> None:
+        async with self._lock:
+            for state in await versions.all_states():
+                wanted = (state.version, state.generation, state.enabled)
+                if self._loaded.get(state.agency) == wanted:
+                    continue
+                self._loaded[state.agency] = wanted  # a broken version is not retried every poll
+                old = self.by_agency().get(state.agency)
+                if not state.enabled:
+                    self._drop(state.agency)
+                    self._versions.pop(state.agency, None)
+                    log.info("connector %s is disabled", state.agency)
+                    continue
+                record = await ConnectorVersion.get(agency=state.agency, version=state.version)
+                try:
+                    connector = await self._start(record)
+                except (ManifestError, ConnectorConfigError) as exc:
+                    # Checked when registered; here only the environment can have changed (a secret_env).
+                    log.error("connector %s version %d cannot run here: %s", state.agency, state.version, exc)
+                    continue
+                if old is not None and old.section != connector.section:
+                    self._by_section.pop(old.section, None)
+                self._by_section[connector.section] = connector  # the swap: one assignment
+                self._versions[state.agency] = state.version
+                if old is not None:
+                    self._retire(old)
+                log.info("connector %s version %d is in force", state.agency, state.version)
+
+    async def _start(self, record: ConnectorVersion) -> Connector:
+        manifest = record.parsed()
+        if record.registered_by == versions.BUILTIN:
+            manifest = with_overrides(manifest, self._overrides(record.agency))
+        connector = build_connector(manifest, extra_headers=self._extra_headers)
+        await connector.client.start()
+        return connector
+
+    def _drop(self, agency: str) -> None:
+        for section, connector in list(self._by_section.items()):
+            if connector.agency == agency:
+                del self._by_section[section]
+                self._retire(connector)
+
+    def _retire(self, connector: Connector) -> None:
+        endpoint = connector.client.endpoint
+        grace = endpoint.timeout_seconds * endpoint.retry.attempts + 1.0
+
+        async def close_later() -> None:
+            try:
+                await asyncio.sleep(grace)  # requests that took it before the swap finish first
+            finally:
+                await connector.client.close()
+
+        task = asyncio.create_task(close_later())
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self._poll_seconds)
+            try:
+                await self.refresh()
+            except Exception:  # the database may be away for a moment; keep serving what runs
+                log.exception("refreshing connectors failed; trying again in %gs", self._poll_seconds)

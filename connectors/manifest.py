@@ -1,0 +1,427 @@
+"""The connector manifest: everything the hub needs to reach one agency and map its answers into one
+profile section, declared in TOML (or JSON) instead of written in Python.
+
+``parse`` turns text into a ``Manifest`` or raises ``ManifestError`` listing every problem with the path
+it sits at ("auth.secret: field required"). The schema checks shapes here; ``connectors.mapping`` checks
+the mapping against the section's types; the contract test (``connectors.lifecycle``) checks it against
+the live agency. The published JSON Schema (docs/connector-manifest.schema.json) is ``json_schema()``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+import tomli_w
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from connectors.domain import AGENCY_IDS
+
+MANIFEST_VERSION = 1
+MAX_MANIFEST_BYTES = 64 * 1024  # the five sandbox manifests are 2-4 KiB each
+REDACTED = "<redacted>"  # stands for a secret in exports; registering it keeps the active version's secret
+SECTIONS: tuple[str, ...] = AGENCY_IDS  # the profile sections a connector can serve
+
+Id = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
+# A dotted path into a JSON document: "data.loans", "registered_clinic.clinic_name".
+FieldPath = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$", max_length=200)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9_\-]+$")]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Scalar = str | int | bool
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Problem(BaseModel):
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}" if self.path else self.reason
+
+
+class ManifestError(ValueError):
+    """A manifest that cannot be accepted. ``problems`` name the path and the reason of each fault."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(str(p) for p in problems))
+        self.problems = problems
+
+    @classmethod
+    def at(cls, path: str, reason: str) -> ManifestError:
+        return cls([Problem(path=path, reason=reason)])
+
+
+# --- auth ---------------------------------------------------------------------------------------
+
+
+class _WithSecret(_Strict):
+    secret: SecretStr | None = Field(
+        default=None, description=f'The secret itself; never printed. "{REDACTED}" keeps the active version\'s.'
+    )
+    secret_env: Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,99}$")] | None = Field(
+        default=None, description="Name of an environment variable of the hub holding the secret instead."
+    )
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> _WithSecret:
+        if (self.secret is None) == (self.secret_env is None):
+            raise ValueError("give exactly one of secret and secret_env")
+        return self
+
+    def resolved_secret(self) -> str:
+        if self.secret is not None:
+            return self.secret.get_secret_value()
+        assert self.secret_env is not None
+        value = os.environ.get(self.secret_env)
+        if not value:
+            raise ManifestError.at("auth.secret_env", f"the hub's environment has no {self.secret_env}")
+        return value
+
+
+class ApiKeyAuth(_WithSecret):
+    kind: Literal["api_key"]
+    header: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9\-]{1,64}$")]
+
+
+class ClientCredentialsAuth(_WithSecret):
+    kind: Literal["oauth2_client_credentials"]
+    token_path: Annotated[str, StringConstraints(pattern=r"^/[^?#\s]*$", max_length=200)]
+    client_id: Text
+
+
+class HmacAuth(_WithSecret):
+    kind: Literal["hmac"]
+    app_id: Text
+
+
+class NoAuth(_Strict):
+    kind: Literal["none"]
+
+
+Auth = Annotated[ApiKeyAuth | ClientCredentialsAuth | HmacAuth | NoAuth, Field(discriminator="kind")]
+
+
+# --- answers --------------------------------------------------------------------------------------
+
+
+class Match(_Strict):
+    """An answer matches when its HTTP status (if given) and a field of its body (if given) are as stated."""
+
+    status: Annotated[int, Field(ge=100, le=599)] | None = None
+    field: FieldPath | None = None
+    equals: Scalar | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> Match:
+        if self.status is None and self.field is None:
+            raise ValueError("give status, field, or both")
+        if (self.field is None) != (self.equals is None):
+            raise ValueError("field and equals go together")
+        return self
+
+
+class ErrorCode(_Strict):
+    """For agencies that report failures in the body under HTTP 200: the field holding the code, and the
+    number that turns a code into the HTTP status it stands for (errcode 50301 // 100 = 503)."""
+
+    field: FieldPath
+    status_divisor: Annotated[int, Field(ge=1)] = 1
+
+
+class Responses(_Strict):
+    data: FieldPath | None = Field(default=None, description="Where the payload sits in a successful answer.")
+    success: Match | None = Field(default=None, description="What every successful answer says besides HTTP 200.")
+    not_found: Match = Field(description="How the agency says it has no account for this citizen.")
+    error_code: ErrorCode | None = None
+
+
+# --- resources --------------------------------------------------------------------------------------
+
+
+class PagePagination(_Strict):
+    style: Literal["page"]
+    page_param: Name = "page"
+    size_param: Name = "size"
+    page_size: Annotated[int, Field(ge=1, le=1000)]
+    first_page: Annotated[int, Field(ge=0, le=1)] = 1
+    total_pages: FieldPath | None = None
+    total_items: FieldPath | None = None
+
+    @model_validator(mode="after")
+    def _one_total(self) -> PagePagination:
+        if (self.total_pages is None) == (self.total_items is None):
+            raise ValueError("give exactly one of total_pages and total_items")
+        return self
+
+
+class OffsetPagination(_Strict):
+    style: Literal["offset"]
+    offset_param: Name = "offset"
+    limit_param: Name = "limit"
+    page_size: Annotated[int, Field(ge=1, le=1000)]
+    total: FieldPath
+
+
+class CursorPagination(_Strict):
+    """Cursors and page tokens: each page names the next; none (null or "") ends the list."""
+
+    style: Literal["cursor"]
+    cursor_param: Name = "cursor"
+    limit_param: Name = "limit"
+    page_size: Annotated[int, Field(ge=1, le=1000)]
+    next_cursor: FieldPath
+
+
+Pagination = Annotated[PagePagination | OffsetPagination | CursorPagination, Field(discriminator="style")]
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+class Resource(_Strict):
+    path: Annotated[str, StringConstraints(pattern=r"^/[^?#\s]*$", max_length=300)] = Field(
+        description="Path under base_url; {card_number} or {resource.field} are filled in and URL-quoted."
+    )
+    items: FieldPath | None = Field(default=None, description="For a list: where its items sit in each page.")
+    pagination: Pagination | None = None
+    identity: FieldPath | None = Field(
+        default=None, description="A field that must equal the citizen card number asked for (else refused)."
+    )
+
+    @model_validator(mode="after")
+    def _pagination_needs_items(self) -> Resource:
+        if self.pagination is not None and self.items is None:
+            raise ValueError("pagination needs items")
+        return self
+
+    def placeholders(self) -> list[str]:
+        return _PLACEHOLDER.findall(self.path)
+
+
+# --- mapping ------------------------------------------------------------------------------------
+
+
+class Reformat(_Strict):
+    from_: Annotated[str, Field(alias="from")] = Field(description="strptime format of the agency's value")
+    to: str = Field(description="strftime format of the hub's value")
+
+
+class FieldMap(_Strict):
+    """Where one section field comes from and how its value is read. A bare string is a path."""
+
+    path: FieldPath | None = None
+    sum: list[FieldPath] | None = Field(default=None, min_length=2, description="Money: the sum of these.")
+    money: Literal["fen", "decimal_string"] | None = None
+    date: Annotated[str, StringConstraints(min_length=2, max_length=40)] | None = Field(
+        default=None, description='strptime format, "epoch_ms" or "iso8601" (instants are taken in China time)'
+    )
+    datetime: Literal["iso8601", "epoch_ms"] | None = None
+    reformat: Reformat | None = None
+    enum: dict[str, Scalar] | None = Field(default=None, description="Agency value -> hub value.")
+    unknown: Literal["error", "skip"] = Field(default="error", description="An enum value not in the map.")
+    each: FieldPath | None = Field(default=None, description="For a list of values: the path inside each element.")
+    nullable: bool = Field(default=False, description="null anywhere on the path gives null.")
+    min: int | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FieldMap:
+        if (self.path is None) == (self.sum is None):
+            raise ValueError("give exactly one of path and sum")
+        return self
+
+
+FieldSpec = FieldPath | FieldMap
+
+
+class ListMap(_Strict):
+    from_: Annotated[Name, Field(alias="from")] = Field(description="The list resource the items come from.")
+    sort_by: Name | None = Field(default=None, description="A field of the mapped item to sort on (stable).")
+    order: Literal["asc", "desc"] = "desc"
+    fields: dict[Name, FieldSpec]
+
+
+class SectionMap(_Strict):
+    fields: dict[Name, FieldSpec] = Field(default_factory=dict)
+    lists: dict[Name, ListMap] = Field(default_factory=dict)
+
+
+# --- operations ----------------------------------------------------------------------------------
+
+
+RetryOn = Literal["unavailable", "timeout"]
+
+
+class Retry(_Strict):
+    """Retries of idempotent reads (every call a manifest makes is a GET)."""
+
+    attempts: Annotated[int, Field(ge=1, le=5)] = 1
+    backoff_ms: Annotated[int, Field(ge=0, le=5000)] = 50
+    on: tuple[RetryOn, ...] = ("unavailable",)
+
+
+class RateLimit(_Strict):
+    """What the hub allows itself towards the agency (per hub process); calls beyond it wait, briefly."""
+
+    requests_per_second: Annotated[float, Field(gt=0, le=100_000)]
+    burst: Annotated[int, Field(ge=1, le=100_000)] = 10
+
+
+class Contract(_Strict):
+    test_card_number: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z]{6,32}$")] = Field(
+        description="A test citizen the agency keeps an account for; the contract test reads it before activation."
+    )
+
+
+class Manifest(_Strict):
+    manifest_version: Literal[1] = 1
+    agency: Id
+    name: Text
+    section: Literal["social_security", "transit", "health", "housing_fund", "library"]
+    base_url: Annotated[str, StringConstraints(max_length=300)]
+    health_path: Annotated[str, StringConstraints(pattern=r"^/[^?#\s]*$")] = "/openapi.json"
+    card_number_pattern: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+        default=None, description="Card numbers not matching it have no account here (and are never sent)."
+    )
+    timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 3.0
+    max_connections: Annotated[int, Field(ge=1, le=1000)] = 100
+    cache_ttl_seconds: Annotated[int, Field(ge=0, le=86_400)] = 60
+    retry: Retry = Field(default_factory=Retry)
+    rate_limit: RateLimit | None = None
+    auth: Auth
+    responses: Responses
+    resources: dict[Name, Resource] = Field(default_factory=dict)
+    mapping: SectionMap | None = None
+    adapter: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_.\-]{1,60}$")] | None = Field(
+        default=None, description="Entry point (group cardhub.connectors) of a Python adapter, instead of a mapping."
+    )
+    contract: Contract
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http or https URL with a host")
+        if parts.username or parts.password:
+            raise ValueError("must not carry credentials: put them in [auth]")
+        if parts.query or parts.fragment:
+            raise ValueError("must not have a query or fragment")
+        return value.rstrip("/")
+
+    @field_validator("card_number_pattern")
+    @classmethod
+    def _pattern(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _mapping_or_adapter(self) -> Manifest:
+        if (self.mapping is None) == (self.adapter is None):
+            raise ValueError("give exactly one of mapping and adapter")
+        if self.mapping is not None and not self.resources:
+            raise ValueError("a mapping needs resources")
+        return self
+
+    def secret_free(self) -> dict[str, Any]:
+        """The manifest as plain data with the secret replaced by REDACTED: safe to print and return."""
+        data = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        if "secret" in data["auth"]:
+            data["auth"]["secret"] = REDACTED
+        return data
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps(self.secret_free())
+
+    def stored(self) -> str:
+        """The manifest as JSON with its secret, for the database only."""
+        data = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        if self.auth.kind != "none" and isinstance(self.auth, _WithSecret) and self.auth.secret is not None:
+            data["auth"]["secret"] = self.auth.secret.get_secret_value()
+        return json.dumps(data, ensure_ascii=False, sort_keys=True)
+
+    @property
+    def keeps_active_secret(self) -> bool:
+        secret = getattr(self.auth, "secret", None)
+        return isinstance(secret, SecretStr) and secret.get_secret_value() == REDACTED
+
+
+@dataclass(frozen=True)
+class Parsed:
+    manifest: Manifest
+    source_format: str  # "toml" or "json"
+
+
+def parse(text: str | bytes, *, source_format: str | None = None) -> Manifest:
+    """Text (TOML, or JSON when it starts with "{") -> a checked Manifest, or ManifestError."""
+    raw = text.encode() if isinstance(text, str) else text
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise ManifestError.at("", f"manifest is {len(raw)} bytes; the limit is {MAX_MANIFEST_BYTES}")
+    try:
+        decoded = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ManifestError.at("", "manifest is not UTF-8 text") from None
+    fmt = source_format or ("json" if decoded.lstrip().startswith("{") else "toml")
+    try:
+        data = json.loads(decoded) if fmt == "json" else tomllib.loads(decoded)
+    except (ValueError, RecursionError) as exc:
+        raise ManifestError.at("", f"not valid {fmt.upper()}: {exc}") from None
+    if not isinstance(data, dict):
+        raise ManifestError.at("", "a manifest is a table (an object) at the top")
+    return from_data(data)
+
+
+def from_data(data: dict[str, Any]) -> Manifest:
+    try:
+        manifest = Manifest.model_validate(data)
+    except ValidationError as exc:
+        raise ManifestError([_problem(e) for e in exc.errors(include_url=False, include_input=False)]) from None
+    from connectors.mapping import check  # the mapping against the section's own types
+
+    check(manifest)
+    return manifest
+
+
+def _problem(error: Any) -> Problem:
+    loc = [str(part) for part in error["loc"]]
+    # Tagged unions put the tag in the location ("auth.api_key.header"); the tag is not in the file.
+    cleaned = [p for p in loc if p not in _UNION_TAGS and not p.startswith(("function-", "str", "FieldMap"))]
+    message = str(error["msg"])
+    if error["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif error["type"] == "missing":
+        message = "required"
+    elif error["type"] == "union_tag_invalid":
+        message = message.replace("Input tag", "value")
+    return Problem(path=".".join(cleaned), reason=message.removeprefix("Value error, "))
+
+
+_UNION_TAGS = frozenset(
+    {"api_key", "oauth2_client_credentials", "hmac", "none", "page", "offset", "cursor", "str-constrained"}
+)
+
+
+def json_schema() -> dict[str, Any]:
+    schema = Manifest.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://cardhub.example/schemas/connector-manifest-v1.json"
+    schema["title"] = "Citizen Card Hub connector manifest, version 1"
+    return schema
