@@ -23,6 +23,7 @@ from auth import scopes as scope_catalogue
 
 SECRET_PREFIX = "chs_"
 _SLUG = re.compile(r"[^a-z0-9]+")
+_AGENCY_ID = re.compile(r"[a-z][a-z0-9_]{1,39}")
 
 
 class ClientType(enum.StrEnum):
@@ -46,6 +47,8 @@ class Client(Model):
     # The city's own apps (the citizen card app): they may show and manage a citizen's consents and
     # access log for the citizen. A third-party app never may, whatever its scopes.
     first_party = fields.BooleanField(default=False)
+    # An agency client's agency id: the connectors it may manage (connectors:manage). None for apps.
+    agency = fields.CharField(max_length=40, null=True)
     created_at = fields.DatetimeField()
 
     class Meta:
@@ -88,6 +91,7 @@ async def create(
     purpose: str,
     client_id: str | None = None,
     first_party: bool = False,
+    agency: str | None = None,
 ) -> tuple[Client, str | None]:
     """Register a client. Returns it and its secret (None for public clients): shown once, never again."""
     if not name.strip():
@@ -96,9 +100,16 @@ async def create(
         raise ClientError("purpose: citizens are shown it on the consent screen; it must not be empty")
     if not scopes:
         raise ClientError("scope: at least one")
-    unknown = scopes - scope_catalogue.READ_SCOPES
+    unknown = scopes - scope_catalogue.READ_SCOPES - set(scope_catalogue.CLIENT_SCOPES)
     if unknown:
         raise ClientError(f"scope: unknown {sorted(unknown)}")
+    operations = scopes & set(scope_catalogue.CLIENT_SCOPES)
+    if operations and client_type is not ClientType.AGENCY:
+        raise ClientError(f"scope: {', '.join(sorted(operations))} is for agency clients only")
+    if agency is not None and (client_type is not ClientType.AGENCY or not _AGENCY_ID.fullmatch(agency)):
+        raise ClientError("agency: only an agency client has one, an id like 'transit' (a-z, 0-9, _)")
+    if "connectors:manage" in scopes and agency is None:
+        raise ClientError("agency: connectors:manage needs the agency whose connectors the client manages")
     uris = [check_redirect_uri(u) for u in redirect_uris]
     if client_type is not ClientType.AGENCY and not uris:
         raise ClientError("redirect-uri: apps need at least one")
@@ -114,6 +125,7 @@ async def create(
             scope=" ".join(sorted(scopes)),
             purpose=purpose.strip(),
             first_party=first_party,
+            agency=agency,
             created_at=datetime.now(UTC),
         )
     except IntegrityError:

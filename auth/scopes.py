@@ -29,6 +29,12 @@ CATALOGUE: tuple[Scope, ...] = (
 BY_NAME: dict[str, Scope] = {s.name: s for s in CATALOGUE}
 READ_SCOPES: frozenset[str] = frozenset(BY_NAME)
 
+# An agency client's own operations, not citizen data: granted to the client at registration, used with
+# client credentials, never shown on a consent screen and never asked of a citizen.
+CLIENT_SCOPES: dict[str, str] = {
+    "connectors:manage": "Register, update, roll back and disable the agency's own connectors",
+}
+
 
 class UnknownScope(ValueError):
     def __init__(self, unknown: set[str]) -> None:
@@ -36,10 +42,11 @@ class UnknownScope(ValueError):
         self.unknown = unknown
 
 
-def parse(scopes: list[str] | str) -> frozenset[str]:
-    """Space-separated (RFC 6749 section 3.3) or a list. Unknown scopes are refused, not ignored."""
+def parse(scopes: list[str] | str, *, client_scopes: bool = False) -> frozenset[str]:
+    """Space-separated (RFC 6749 section 3.3) or a list. Unknown scopes are refused, not ignored.
+    ``client_scopes``: also accept the client-operation scopes (registering a client)."""
     items = scopes.split() if isinstance(scopes, str) else [s for part in scopes for s in part.split()]
-    unknown = set(items) - READ_SCOPES
+    unknown = set(items) - READ_SCOPES - (set(CLIENT_SCOPES) if client_scopes else set())
     if unknown:
         raise UnknownScope(unknown)
     return frozenset(items)

@@ -23,6 +23,10 @@ from connectors.versions import ConnectorState, ConnectorVersion, VersionError
 log = logging.getLogger("cardhub.connectors")
 
 
+class ContractFailed(ManifestError):
+    """The manifest is well-formed, but the live agency, read through it, did not give valid section data."""
+
+
 class NotYourConnector(PermissionError):
     """An agency client acting on another agency's connector."""
 
@@ -36,23 +40,20 @@ async def contract_test(manifest: Manifest, *, extra_headers: tuple[tuple[str, s
         try:
             await connector.ping()
         except AgencyError as exc:
-            raise ManifestError.at(
-                "base_url", f"the agency did not answer {manifest.health_path}: {exc.code}: {exc.message}"
-            ) from None
+            reason = f"the agency did not answer {manifest.health_path}: {exc.code}: {exc.message}"
+            raise ContractFailed.at("base_url", reason) from None
         try:
             section = await connector.fetch(card)
         except AgencyError as exc:
-            raise ManifestError.at(
+            raise ContractFailed.at(
                 "contract", f"reading test citizen {card} failed: {exc.code}: {exc.message}"
             ) from None
     finally:
         await connector.client.close()
     if section is None:
-        raise ManifestError.at("contract.test_card_number", f"the agency says it has no account for {card}")
+        raise ContractFailed.at("contract.test_card_number", f"the agency says it has no account for {card}")
     if not isinstance(section, SECTION_TYPES[manifest.section]):  # a Python adapter's own bug
-        raise ManifestError.at(
-            "adapter", f"the adapter returned a {type(section).__name__}, not the {manifest.section} section"
-        )
+        raise ContractFailed.at("adapter", f"the adapter returned a {type(section).__name__}, not the section")
     checked: Section = section
     return checked
 

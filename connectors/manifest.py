@@ -14,7 +14,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
 import tomli_w
@@ -64,7 +64,7 @@ class ManifestError(ValueError):
         self.problems = problems
 
     @classmethod
-    def at(cls, path: str, reason: str) -> ManifestError:
+    def at(cls, path: str, reason: str) -> Self:
         return cls([Problem(path=path, reason=reason)])
 
 

@@ -80,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--first-party", action="store_true", help="the city's own app: may show and manage citizens' consents"
     )
+    create.add_argument("--agency", metavar="ID", help="agency clients: the agency id whose connectors it manages")
     create.set_defaults(handler=_clients_create)
 
     consent_parser = sub.add_parser("consent", help="citizens' consents (sandbox stand-in for the consent screen)")
@@ -208,9 +209,10 @@ def _clients_create(args: argparse.Namespace, settings: Settings) -> int:
                 args.name,
                 ClientType(args.type),
                 args.redirect_uri,
-                scopes.parse(args.scope),
+                scopes.parse(args.scope, client_scopes=True),
                 args.purpose,
                 first_party=args.first_party,
+                agency=args.agency,
             )
 
     try:
@@ -225,6 +227,7 @@ def _clients_create(args: argparse.Namespace, settings: Settings) -> int:
         "scope": client.scope,
         "purpose": client.purpose,
         "first_party": client.first_party,
+        "agency": client.agency,
     }
     if secret is not None:
         shown["client_secret"] = secret

@@ -62,6 +62,22 @@ class BadUserInput(HubError):
     code = "BAD_USER_INPUT"
 
 
+class ManifestInvalid(HubError):
+    """A connector manifest refused before activation; ``problems`` lists each path and reason."""
+
+    code = "MANIFEST_INVALID"
+
+
+class ContractTestFailed(HubError):
+    """The manifest is well-formed, but reading its test citizen from the live agency failed."""
+
+    code = "CONTRACT_TEST_FAILED"
+
+
+class ConnectorNotFound(HubError):
+    code = "CONNECTOR_NOT_FOUND"
+
+
 class AgencyFailure(HubError):
     """An agency section could not be fetched. ``code`` is the agency error's own."""
 

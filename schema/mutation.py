@@ -15,16 +15,18 @@ from auth import consent
 from auth import scopes as scope_catalogue
 from auth.consent import Consent as ConsentRecord
 from auth.consent import ConsentError, ConsentStatus
+from schema import connector_admin
 from schema.context import Info
 from schema.errors import BadUserInput, ConsentNotFound, Forbidden
-from schema.permissions import IsCitizenActing, require_principal
+from schema.permissions import IsCitizenActing, ManagesConnectors, require_principal
+from schema.types.connector import Connector, ConnectorRegistration
 from schema.types.consent import Consent
 
 _CONSENT_ID = re.compile(r"[0-9]{1,18}")  # consent ids are integers; anything else names no consent
 
 
 @strawberry.type
-class Mutation:
+class ConsentMutation:
     @strawberry.mutation(
         extensions=[PermissionExtension(permissions=[IsCitizenActing()])],
         description="Withdraw one of your consents: only the given `scopes`, or the whole consent when `scopes` "
@@ -55,6 +57,29 @@ class Mutation:
         return Consent.from_record(record)
 
 
+@strawberry.type
+class ConnectorMutation:
+    @strawberry.mutation(
+        extensions=[PermissionExtension(permissions=[ManagesConnectors()])],
+        description="Register a new version of your agency's connector from a manifest (TOML or JSON; "
+        "docs/for-agencies.md). It is checked, then contract-tested against your live system with its test "
+        "citizen, and only then put in force, without a restart. Errors: MANIFEST_INVALID or "
+        "CONTRACT_TEST_FAILED with extensions.problems [{path, reason}]; FORBIDDEN for another agency's "
+        "connector. Nothing is stored and the connector in force is untouched when it fails.",
+    )
+    async def register_connector(self, info: Info, manifest: str) -> ConnectorRegistration:
+        return await connector_admin.register(info, manifest)
+
+    @strawberry.mutation(
+        extensions=[PermissionExtension(permissions=[ManagesConnectors()])],
+        description="Stop using your agency's connector: its section comes back null with AGENCY_UNAVAILABLE "
+        "until a version is registered again. Errors: CONNECTOR_NOT_FOUND, FORBIDDEN, BAD_USER_INPUT "
+        "(already disabled).",
+    )
+    async def disable_connector(self, info: Info, agency: strawberry.ID) -> Connector:
+        return await connector_admin.disable(info, str(agency))
+
+
 def _known_scopes(scopes: list[str]) -> frozenset[str]:
     try:
         parsed = scope_catalogue.parse(scopes)
@@ -63,3 +88,8 @@ def _known_scopes(scopes: list[str]) -> frozenset[str]:
     if not parsed:
         raise BadUserInput("scopes: name at least one, or leave it out to revoke the whole consent", argument="scopes")
     return parsed
+
+
+@strawberry.type
+class Mutation(ConsentMutation, ConnectorMutation):
+    """Citizens withdraw consent; agencies manage their connectors."""

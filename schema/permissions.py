@@ -46,6 +46,17 @@ class IsClient(BasePermission):
         return True
 
 
+class ManagesConnectors(BasePermission):
+    """An agency's own client credentials token holding connectors:manage. Which connectors it may
+    touch (only its agency's) is checked by the resolver against the client's registered agency."""
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        principal = require_principal(info)
+        if principal.is_citizen or not principal.has_scope("connectors:manage"):
+            raise Forbidden("needs an agency's client credentials token with the connectors:manage scope")
+        return True
+
+
 class RequireScope(BasePermission):
     """This part of the profile needs the citizen's active consent for the client, and the token's scope.
 

@@ -3,10 +3,12 @@ from __future__ import annotations
 import strawberry
 
 from auth.registry import find_citizen
+from schema import connector_admin
 from schema.context import Info
 from schema.errors import CitizenNotFound
-from schema.permissions import IsCitizen, IsClient, require_principal
+from schema.permissions import IsCitizen, IsClient, ManagesConnectors, require_principal
 from schema.types.citizen import Citizen
+from schema.types.connector import Connector
 
 
 @strawberry.type
@@ -18,6 +20,14 @@ class Query:
         if record is None:
             raise CitizenNotFound("the token's citizen is not in the card registry")
         return Citizen.from_record(record)
+
+    @strawberry.field(
+        permission_classes=[ManagesConnectors],
+        description="Your agency's connectors: the version in force, whether enabled, and the health of its "
+        "recent calls from this hub instance. Needs an agency client credentials token with connectors:manage.",
+    )
+    async def connectors(self, info: Info) -> list[Connector]:
+        return await connector_admin.connectors(info)
 
     @strawberry.field(
         permission_classes=[IsClient],

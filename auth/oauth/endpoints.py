@@ -26,6 +26,7 @@ from auth.oauth.introspection import IntrospectionEndpoint
 from auth.oauth.metadata import metadata
 from auth.oauth.revocation import RevocationEndpoint
 from auth.oauth.server import FormRequest, HubAuthorizationServer, Lifetimes, OAuthResponse
+from auth.scopes import READ_SCOPES
 from auth.web import csrf, pages, session
 from auth.web.errors import WebError
 
@@ -102,7 +103,8 @@ class OAuthEndpoints:
         client = grant.client.record
         wanted = frozenset(requested.split())
         back = {"state": oauth_request.payload.state, "redirect_uri": grant.redirect_uri}  # validated above
-        if not wanted or wanted - client.scopes:
+        # Client-operation scopes (connectors:manage) are the client's own, never a citizen's to grant.
+        if not wanted or wanted - client.scopes or wanted - READ_SCOPES:
             return await self._refuse(request, oauth_request, InvalidScopeError(**back))
 
         citizen = session.current_citizen(request)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from auth.scopes import CATALOGUE
+from auth.scopes import CATALOGUE, CLIENT_SCOPES
 
 
 def metadata(issuer: str) -> dict[str, Any]:
@@ -21,7 +21,7 @@ def metadata(issuer: str) -> dict[str, Any]:
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "scopes_supported": [s.name for s in CATALOGUE],
+        "scopes_supported": [s.name for s in CATALOGUE] + list(CLIENT_SCOPES),
         "authorization_response_iss_parameter_supported": True,
         # Not registered by RFC 8414: the catalogue, so apps can show what each scope means.
         "scope_details": [

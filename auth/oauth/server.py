@@ -24,7 +24,7 @@ from authlib.oauth2.rfc9207 import IssuerParameter
 from auth import clients, consent, tokens
 from auth.clients import Client, ClientType
 from auth.oauth import authorization_code, grants
-from auth.scopes import READ_SCOPES
+from auth.scopes import CLIENT_SCOPES, READ_SCOPES
 
 log = logging.getLogger("cardhub.oauth")
 T = TypeVar("T")
@@ -213,7 +213,7 @@ class HubIssuer(IssuerParameter):  # type: ignore[misc]
 
 class HubAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def __init__(self, issuer: str, lifetimes: Lifetimes) -> None:
-        super().__init__(scopes_supported=sorted(READ_SCOPES))
+        super().__init__(scopes_supported=[*sorted(READ_SCOPES), *CLIENT_SCOPES])
         self.issuer = issuer
         self.lifetimes = lifetimes
         self.register_token_generator("default", self._generate_token)

@@ -47,7 +47,7 @@ def test_the_docs_table_is_the_catalogue() -> None:
 
 def test_metadata_lists_the_catalogue() -> None:
     meta = metadata("https://hub.example")
-    assert meta["scopes_supported"] == [s.name for s in scopes.CATALOGUE]
+    assert meta["scopes_supported"] == [s.name for s in scopes.CATALOGUE] + list(scopes.CLIENT_SCOPES)
 
 
 def test_unknown_scopes_are_refused_not_dropped() -> None:

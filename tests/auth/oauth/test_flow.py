@@ -111,5 +111,13 @@ async def test_metadata(hub: RunningHub) -> None:
     assert meta["issuer"] == hub.url
     assert meta["code_challenge_methods_supported"] == ["S256"]
     assert meta["authorization_response_iss_parameter_supported"] is True
-    assert set(meta["scopes_supported"]) == {"card", "social_security", "transit", "health", "housing_fund", "library"}
+    assert set(meta["scopes_supported"]) == {
+        "card",
+        "social_security",
+        "transit",
+        "health",
+        "housing_fund",
+        "library",
+        "connectors:manage",
+    }
     assert {d["scope"] for d in meta["scope_details"] if d["sensitive"]} == {"health", "housing_fund"}
