@@ -224,6 +224,11 @@ class Reformat(_Strict):
 class FieldMap(_Strict):
     """Where one section field comes from and how its value is read. A bare string is a path."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_path(cls, data: Any) -> Any:
+        return {"path": data} if isinstance(data, str) else data
+
     path: FieldPath | None = None
     sum: list[FieldPath] | None = Field(default=None, min_length=2, description="Money: the sum of these.")
     money: Literal["fen", "decimal_string"] | None = None
@@ -245,7 +250,7 @@ class FieldMap(_Strict):
         return self
 
 
-FieldSpec = FieldPath | FieldMap
+FieldSpec = FieldMap
 
 
 class ListMap(_Strict):
@@ -376,7 +381,7 @@ def parse(text: str | bytes, *, source_format: str | None = None) -> Manifest:
     if len(raw) > MAX_MANIFEST_BYTES:
         raise ManifestError.at("", f"manifest is {len(raw)} bytes; the limit is {MAX_MANIFEST_BYTES}")
     try:
-        decoded = raw.decode("utf-8")
+        decoded = raw.decode("utf-8").removeprefix("\ufeff")  # a byte order mark some editors write
     except UnicodeDecodeError:
         raise ManifestError.at("", "manifest is not UTF-8 text") from None
     fmt = source_format or ("json" if decoded.lstrip().startswith("{") else "toml")
@@ -403,7 +408,7 @@ def from_data(data: dict[str, Any]) -> Manifest:
 def _problem(error: Any) -> Problem:
     loc = [str(part) for part in error["loc"]]
     # Tagged unions put the tag in the location ("auth.api_key.header"); the tag is not in the file.
-    cleaned = [p for p in loc if p not in _UNION_TAGS and not p.startswith(("function-", "str", "FieldMap"))]
+    cleaned = [p for i, p in enumerate(loc) if not (i and loc[i - 1] in _TAGGED and p in _TAGGED[loc[i - 1]])]
     message = str(error["msg"])
     if error["type"] == "extra_forbidden":
         message = "unknown key"
@@ -414,14 +419,27 @@ def _problem(error: Any) -> Problem:
     return Problem(path=".".join(cleaned), reason=message.removeprefix("Value error, "))
 
 
-_UNION_TAGS = frozenset(
-    {"api_key", "oauth2_client_credentials", "hmac", "none", "page", "offset", "cursor", "str-constrained"}
-)
+_TAGGED = {
+    "auth": frozenset({"api_key", "oauth2_client_credentials", "hmac", "none"}),
+    "pagination": frozenset({"page", "offset", "cursor"}),
+}
 
 
 def json_schema() -> dict[str, Any]:
-    schema = Manifest.model_json_schema(by_alias=True)
+    """The published schema (docs/connector-manifest.schema.json; ``cardhub connectors schema``)."""
+    schema: dict[str, Any] = _bare_paths(Manifest.model_json_schema(by_alias=True))
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = "https://cardhub.example/schemas/connector-manifest-v1.json"
     schema["title"] = "Citizen Card Hub connector manifest, version 1"
     return schema
+
+
+def _bare_paths(node: Any) -> Any:
+    """A field mapping may be a bare path string: say so wherever the schema refers to FieldMap."""
+    if isinstance(node, dict):
+        if node.get("$ref") == "#/$defs/FieldMap":
+            return {"anyOf": [{"type": "string", "description": "A path, the same as {path = ...}"}, node]}
+        return {k: _bare_paths(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_bare_paths(v) for v in node]
+    return node

@@ -13,6 +13,7 @@ import dataclasses
 import enum
 import functools
 import operator
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -21,7 +22,7 @@ from decimal import Decimal
 from typing import Any, Union
 
 from connectors import domain, formats
-from connectors.manifest import FieldMap, FieldSpec, ListMap, Manifest, ManifestError, Problem
+from connectors.manifest import FieldMap, ListMap, Manifest, ManifestError, Problem
 
 SECTION_TYPES: dict[str, type[Any]] = {
     "social_security": domain.SocialSecurity,
@@ -138,7 +139,7 @@ def _mapping_problems(manifest: Manifest) -> list[Problem]:
         if dataclasses.is_dataclass(target.item):
             problems.append(Problem(path=where, reason=f"{name} is a list of records: map it under mapping.lists"))
             continue
-        fm = _as_fieldmap(spec)
+        fm = spec
         for path in _paths(fm):
             head = path.split(".", 1)[0]
             if head not in manifest.resources:
@@ -187,7 +188,7 @@ def _list_problems(where: str, lm: ListMap, item_targets: dict[str, Target]) -> 
             known = ", ".join(item_targets)
             problems.append(Problem(path=f"{where}.fields.{name}", reason=f"the item has no field {name!r} ({known})"))
             continue
-        problems.extend(_spec_problems(f"{where}.fields.{name}", _as_fieldmap(spec), target))
+        problems.extend(_spec_problems(f"{where}.fields.{name}", spec, target))
     for name, target in item_targets.items():
         if name not in lm.fields:
             problems.append(Problem(path=f"{where}.fields.{name}", reason=f"required: the item's {target.describe()}"))
@@ -214,8 +215,10 @@ def _spec_problems(where: str, fm: FieldMap, target: Target) -> list[Problem]:
         bad("date", f"not a date: {kind}")
     if base is date and fm.date is None:
         bad("date", 'a date needs its format: a strptime format such as "%Y-%m-%d", "epoch_ms" or "iso8601"')
-    if fm.date is not None and fm.date not in ("epoch_ms", "iso8601") and "%" not in fm.date:
-        bad("date", f"{fm.date!r} is not a strptime format")
+    if fm.date is not None and fm.date not in ("epoch_ms", "iso8601") and not _strptime_format(fm.date):
+        bad("date", f"{fm.date!r} is not a strptime format (such as %Y-%m-%d)")
+    if fm.reformat is not None and not (_strptime_format(fm.reformat.from_) and _strptime_format(fm.reformat.to)):
+        bad("reformat", "from and to must be strptime formats (such as %Y%m and %Y-%m)")
     if fm.datetime is not None and base is not datetime:
         bad("datetime", f"not an instant: {kind}")
     if base is datetime and fm.datetime is None:
@@ -249,12 +252,20 @@ def _spec_problems(where: str, fm: FieldMap, target: Target) -> list[Problem]:
     return problems
 
 
+def _strptime_format(fmt: str) -> bool:
+    """A format strptime reads back what strftime writes with it, with at least one directive."""
+    if not re.search(r"%[^%]", fmt.replace("%%", "")):
+        return False
+    try:
+        sample = datetime(2024, 3, 5, 6, 7, 8).strftime(fmt)
+        datetime.strptime(sample, fmt)
+    except ValueError:
+        return False
+    return True
+
+
 def _no_such_field(where: str, section: str, wanted: Mapping[str, Target]) -> Problem:
     return Problem(path=where, reason=f"the {section} section has no such field (fields: {', '.join(wanted)})")
-
-
-def _as_fieldmap(spec: FieldSpec) -> FieldMap:
-    return FieldMap(path=spec) if isinstance(spec, str) else spec
 
 
 def _paths(fm: FieldMap) -> list[str]:
@@ -266,6 +277,10 @@ def _paths(fm: FieldMap) -> list[str]:
 
 class Missing(ValueError):
     pass
+
+
+class UnknownValue(ValueError):
+    """An enumeration value the manifest does not map (skippable in lists with unknown = "skip")."""
 
 
 @functools.lru_cache(maxsize=4096)
@@ -309,7 +324,7 @@ def _converter(fm: FieldMap, target: Target, label: str) -> Callable[[Any], Any]
 
         def mapped(v: Any) -> Any:
             if not isinstance(v, str) or v not in table:
-                raise ValueError(f"{label}: unknown value {v!r}")
+                raise UnknownValue(f"{label}: unknown value {v!r}")
             value = table[v]
             return members[str(value)] if members else value
 
@@ -345,10 +360,25 @@ def _converter(fm: FieldMap, target: Target, label: str) -> Callable[[Any], Any]
     return text
 
 
-def field_reader(spec: FieldSpec, target: Target, label: str) -> Reader:
+def _labelled(convert: Callable[[Any], Any], label: str) -> Callable[[Any], Any]:
+    """Errors of a value conversion name the section field ("balance: expected a decimal string ...")."""
+
+    def run(value: Any) -> Any:
+        try:
+            return convert(value)
+        except UnknownValue:
+            raise
+        except ValueError as exc:
+            message = str(exc)
+            raise ValueError(message if message.startswith(label) else f"{label}: {message}") from exc
+
+    return run
+
+
+def field_reader(spec: FieldMap, target: Target, label: str) -> Reader:
     """Compile one field. Top-level fields read from ``{resource name: data}``, list items from the item."""
-    fm = _as_fieldmap(spec)
-    convert = _converter(fm, target, label)
+    fm = spec
+    convert = _labelled(_converter(fm, target, label), label)
     if fm.sum is not None:
         readers = [path_reader(p) for p in fm.sum]
         return lambda doc: sum((convert(r(doc)) for r in readers), Decimal("0.00"))
@@ -366,7 +396,7 @@ def field_reader(spec: FieldSpec, target: Target, label: str) -> Reader:
             for item in items:
                 try:
                     found[convert(each(item))] = None
-                except ValueError:
+                except UnknownValue:  # only an unmapped value is skippable; a broken element is not
                     if not skip:
                         raise
             return tuple(found)

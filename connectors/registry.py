@@ -58,7 +58,10 @@ def with_overrides(manifest: Manifest, cfg: Mapping[str, Any]) -> Manifest:
         data["base_url"] = str(cfg["url"])
     for key in ("timeout_seconds", "max_connections"):
         if key in cfg:
-            data[key] = float(cfg[key]) if key == "timeout_seconds" else int(cfg[key])
+            try:
+                data[key] = float(cfg[key]) if key == "timeout_seconds" else int(cfg[key])
+            except (TypeError, ValueError):
+                raise ConnectorConfigError(f"{manifest.agency}: setting {key}: not a number: {cfg[key]!r}") from None
     auth_keys = {
         k: str(v) for k, v in cfg.items() if k in ("auth", "header", "secret", "client_id", "app_id", "token_path")
     }

@@ -17,7 +17,7 @@ from auth.clients import ClientType
 from connectors.domain import AGENCY_IDS
 from connectors.manifest import ManifestError
 from connectors.registry import ConnectorConfigError
-from hub import database
+from hub import cli_connectors, database
 from hub import settings as settings_module
 from hub.settings import Settings, SettingsError
 
@@ -98,6 +98,8 @@ def _parser() -> argparse.ArgumentParser:
     audit_sub = audit_parser.add_subparsers(dest="audit_command", required=True)
     verify = audit_sub.add_parser("verify", help="check the hash chain; name the first broken entry")
     verify.set_defaults(handler=_audit_verify)
+
+    cli_connectors.add_parser(sub)
 
     demo = sub.add_parser("demo", help="sandbox agencies + hub + a ready token")
     demo.add_argument("--port", type=int, default=8000)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import ModuleType
 
 from tortoise import Tortoise
+
+# At DEBUG these print every query with its parameters: agency secrets in connector manifests, token
+# hashes. Whatever the hub's log level, they stay at INFO.
+for _name in ("tortoise.db_client", "aiosqlite", "asyncpg"):
+    logging.getLogger(_name).setLevel(logging.INFO)
 
 MODELS: dict[str, Iterable[str | ModuleType]] = {
     "models": [
