@@ -58,6 +58,10 @@ class LiveConnectors(Mapping[str, Connector]):
     def version_of(self, agency: str) -> int | None:
         return self._versions.get(agency)
 
+    def disabled(self) -> list[str]:
+        """Agencies whose connector an operator or the agency turned off."""
+        return sorted(agency for agency, (_, _, enabled) in self._loaded.items() if not enabled)
+
     def by_agency(self) -> dict[str, Connector]:
         return {c.agency: c for c in self._by_section.values()}
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -25,7 +24,7 @@ async def healthz(request: Request) -> JSONResponse:
 
 async def readyz(request: Request) -> JSONResponse:
     live: LiveConnectors = request.app.state.connectors
-    database, agencies = await asyncio.gather(_database(), _agencies(live.by_agency()))
+    database, agencies = await asyncio.gather(_database(), _agencies(live))
     if not database["ok"]:
         status, code = "unavailable", 503
     elif all(a["ok"] for a in agencies.values()):
@@ -33,7 +32,9 @@ async def readyz(request: Request) -> JSONResponse:
     else:
         # The hub still serves: sections of the agencies that are down come back null with an error.
         status, code = "degraded", 200
-    return JSONResponse({"status": status, "database": database, "agencies": agencies}, status_code=code)
+    # A disabled connector was turned off on purpose: listed, but not a reason to call the hub degraded.
+    body = {"status": status, "database": database, "agencies": agencies, "disabled": live.disabled()}
+    return JSONResponse(body, status_code=code)
 
 
 async def _database() -> dict[str, Any]:
@@ -44,9 +45,14 @@ async def _database() -> dict[str, Any]:
     return {"ok": True}
 
 
-async def _agencies(connectors: Mapping[str, Connector]) -> dict[str, dict[str, Any]]:
-    results = await asyncio.gather(*(_agency(c) for c in connectors.values()))
-    return dict(zip(connectors, results, strict=True))
+async def _agencies(live: LiveConnectors) -> dict[str, dict[str, Any]]:
+    running = live.by_agency()
+    results = await asyncio.gather(*(_agency(c) for c in running.values()))
+    reports = {
+        agency: {"section": c.section, "version": live.version_of(agency)} | report
+        for (agency, c), report in zip(running.items(), results, strict=True)
+    }
+    return reports
 
 
 async def _agency(connector: Connector) -> dict[str, Any]:

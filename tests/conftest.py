@@ -19,7 +19,7 @@ from auth.clients import ClientType
 from auth.scopes import READ_SCOPES
 from connectors.base import Connector
 from connectors.domain import AGENCY_IDS
-from connectors.registry import builtin_connector, builtin_manifest
+from connectors.registry import builtin_connector, builtin_manifest, with_overrides
 from hub import sandbox_access
 from hub.app import create_app
 from hub.server import EmbeddedServer, start_in_background
@@ -64,6 +64,12 @@ def agency(request: pytest.FixtureRequest) -> str:
 
 
 ConnectorFactory = Callable[..., Awaitable[Connector]]
+
+
+def manifest_data(sandbox: runner.Sandbox, agency: str) -> dict[str, Any]:
+    """A built-in manifest as plain data (secret included) pointing at the running sandbox agency."""
+    data: dict[str, Any] = json.loads(with_overrides(builtin_manifest(agency), sandbox.configs()[agency]).stored())
+    return data
 
 
 @pytest.fixture

@@ -20,12 +20,11 @@ from auth import clients
 from auth.clients import ClientType
 from connectors import versions
 from connectors.live import LiveConnectors
-from connectors.registry import builtin_manifest, with_overrides
 from sandbox import credentials
 from sandbox.personas import PERSONAS
 from sandbox.runner import free_port
 from tests.auth.oauth.driver import post_form
-from tests.conftest import RunningHub
+from tests.conftest import RunningHub, manifest_data
 
 PERSONA = PERSONAS[0]
 AGENCY = "transit"
@@ -62,10 +61,9 @@ async def agency_token(hub: RunningHub, agency: str, scopes: frozenset[str] = fr
     return access
 
 
-def manifest_data(hub: RunningHub, agency: str = AGENCY) -> dict[str, Any]:
+def data_for(hub: RunningHub, agency: str = AGENCY) -> dict[str, Any]:
     """The built-in manifest as the running sandbox needs it (its ephemeral URL), with the secret."""
-    data: dict[str, Any] = json.loads(with_overrides(builtin_manifest(agency), hub.sandbox.configs()[agency]).stored())
-    return data
+    return manifest_data(hub.sandbox, agency)
 
 
 async def register(hub: RunningHub, token: str, data: dict[str, Any] | str) -> dict[str, Any]:
@@ -103,7 +101,7 @@ async def test_an_agency_sees_only_its_own_connector_without_its_secret(hub: Run
 async def test_register_update_rollback_and_disable(hub: RunningHub, tmp_path: Any) -> None:
     token = await agency_token(hub, AGENCY)
     before = await in_force(AGENCY)
-    data = manifest_data(hub)
+    data = data_for(hub)
     data["cache_ttl_seconds"] = 123
 
     body = await register(hub, token, data)
@@ -139,7 +137,7 @@ async def test_register_update_rollback_and_disable(hub: RunningHub, tmp_path: A
 async def test_a_broken_manifest_is_refused_with_paths_and_the_connector_is_untouched(hub: RunningHub) -> None:
     token = await agency_token(hub, AGENCY)
     before = await in_force(AGENCY)
-    data = manifest_data(hub)
+    data = data_for(hub)
     data["colour"] = "blue"
     data["mapping"]["fields"]["nickname"] = "card.nick"
     data["timeout_seconds"] = "soon"
@@ -168,7 +166,7 @@ async def test_a_manifest_failing_its_contract_test_leaves_the_connector_untouch
     before = await in_force(AGENCY)
     histories = len(await versions.history(AGENCY))
 
-    wrong_field = manifest_data(hub)
+    wrong_field = data_for(hub)
     wrong_field["mapping"]["fields"]["card_number"] = "card.etongNo"  # the agency says cardNumber
     body = await register(hub, token, wrong_field)
     error = body["errors"][0]
@@ -176,13 +174,13 @@ async def test_a_manifest_failing_its_contract_test_leaves_the_connector_untouch
     assert error["extensions"]["problems"][0]["path"] == "contract"
     assert "card.etongNo" in error["extensions"]["problems"][0]["reason"]
 
-    unreachable = manifest_data(hub)
+    unreachable = data_for(hub)
     unreachable["base_url"] = f"http://127.0.0.1:{free_port()}"
     body = await register(hub, token, unreachable)
     assert body["errors"][0]["extensions"]["code"] == "CONTRACT_TEST_FAILED"
     assert body["errors"][0]["extensions"]["problems"][0]["path"] == "base_url"
 
-    wrong_secret = manifest_data(hub)
+    wrong_secret = data_for(hub)
     wrong_secret["auth"]["secret"] = "not-the-secret"
     body = await register(hub, token, wrong_secret)
     assert body["errors"][0]["extensions"]["code"] == "CONTRACT_TEST_FAILED"
@@ -195,12 +193,12 @@ async def test_a_manifest_failing_its_contract_test_leaves_the_connector_untouch
 async def test_an_agency_cannot_touch_another_agencys_connector(hub: RunningHub) -> None:
     token = await agency_token(hub, AGENCY)
     library_before = await in_force("library")
-    body = await register(hub, token, manifest_data(hub, "library"))
+    body = await register(hub, token, data_for(hub, "library"))
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     _, body = await hub.graphql('mutation { disableConnector(agency: "library") { enabled } }', token)
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     # Claiming another agency's section under one's own id is refused too.
-    data = manifest_data(hub, "library")
+    data = data_for(hub, "library")
     data["agency"] = AGENCY
     body = await register(hub, token, data)
     assert body["errors"][0]["extensions"]["code"] == "MANIFEST_INVALID"
@@ -215,7 +213,7 @@ async def test_only_an_agency_token_with_connectors_manage_may_register(hub: Run
         token = await hub.token(PERSONA.card_number)
     else:
         token = await agency_token(hub, AGENCY, frozenset({"transit"}))
-    body = await register(hub, token, manifest_data(hub))
+    body = await register(hub, token, data_for(hub))
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     _, body = await hub.graphql(CONNECTORS, token)
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
@@ -224,7 +222,7 @@ async def test_only_an_agency_token_with_connectors_manage_may_register(hub: Run
 async def test_queries_during_an_activation_all_succeed(hub: RunningHub) -> None:
     token = await agency_token(hub, AGENCY)
     citizen = await hub.token(PERSONA.card_number)
-    data = manifest_data(hub)
+    data = data_for(hub)
     data["cache_ttl_seconds"] = 77
     stop = asyncio.Event()
     answers: list[dict[str, Any]] = []
@@ -248,7 +246,7 @@ async def test_queries_during_an_activation_all_succeed(hub: RunningHub) -> None
 
 async def test_secrets_never_reach_the_logs(hub: RunningHub, caplog: pytest.LogCaptureFixture) -> None:
     token = await agency_token(hub, AGENCY)
-    data = manifest_data(hub)
+    data = data_for(hub)
     data["cache_ttl_seconds"] = 99
     with caplog.at_level(logging.DEBUG):
         await register(hub, token, data)
@@ -262,7 +260,7 @@ async def test_secrets_never_reach_the_logs(hub: RunningHub, caplog: pytest.LogC
 
 async def test_an_exported_manifest_registers_again_keeping_the_secret(hub: RunningHub) -> None:
     token = await agency_token(hub, AGENCY)
-    data = manifest_data(hub)
+    data = data_for(hub)
     data["cache_ttl_seconds"] = 41
     await register(hub, token, data)
     _, body = await hub.graphql(CONNECTORS, token)
