@@ -10,6 +10,7 @@ from connectors import lifecycle
 from connectors.domain import Library
 from connectors.manifest import Manifest, ManifestError, from_data
 from connectors.registry import adapter_class, build_connector
+from connectors.runtime import RetryPolicy
 from sandbox.personas import PERSONAS
 from sandbox.runner import Sandbox
 from tests.conftest import manifest_data
@@ -82,3 +83,13 @@ async def test_a_contract_test_fails_for_a_citizen_the_agency_does_not_know(sand
     with pytest.raises(lifecycle.ContractFailed) as failed:
         await lifecycle.contract_test(from_data(data))
     assert failed.value.problems[0].path == "contract.test_card_number"
+
+
+def test_the_manifests_operations_reach_the_runtime(sandbox: Sandbox) -> None:
+    data = manifest_data(sandbox, "health")
+    data |= {"timeout_seconds": 1.5, "max_connections": 7, "rate_limit": {"requests_per_second": 20, "burst": 5}}
+    data["retry"] = {"attempts": 3, "backoff_ms": 20, "on": ["unavailable", "timeout"]}
+    endpoint = build_connector(from_data(data)).client.endpoint
+    assert (endpoint.timeout_seconds, endpoint.max_connections, endpoint.rate_limit) == (1.5, 7, (20, 5))
+    assert endpoint.retry == RetryPolicy(attempts=3, backoff_seconds=0.02, on=frozenset({"unavailable", "timeout"}))
+    assert endpoint.base_url == sandbox.url("health")

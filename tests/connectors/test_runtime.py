@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiohttp import web
 
 from connectors.agency_auth import ApiKeyAuth
-from connectors.errors import AgencyAuthFailed, AgencyBadResponse, AgencyUnavailable
-from connectors.runtime import MAX_BODY_BYTES, AgencyClient, AgencyEndpoint
+from connectors.errors import AgencyAuthFailed, AgencyBadResponse, AgencyTimeout, AgencyUnavailable
+from connectors.runtime import MAX_BODY_BYTES, AgencyClient, AgencyEndpoint, RetryPolicy
 from sandbox.runner import free_port
 
 SEEN_COOKIES: list[str | None] = []
@@ -46,6 +47,17 @@ async def maintenance(request: web.Request) -> web.Response:
     return web.Response(status=502, text="<html>Bad Gateway</html>", content_type="text/html")
 
 
+FLAKY: list[int] = []
+
+
+async def flaky(request: web.Request) -> web.Response:
+    """Fails with 503 until it has failed ``?times=N`` times."""
+    FLAKY.append(1)
+    if len(FLAKY) <= int(request.query.get("times", "1")):
+        return web.Response(status=503, text="busy")
+    return web.json_response({"ok": True})
+
+
 async def refuse(request: web.Request) -> web.Response:
     CALLS.append(request.headers.get("X-Key", ""))
     return web.json_response({"error": "no"}, status=401)
@@ -60,15 +72,26 @@ async def agency() -> AsyncIterator[AgencyClient]:
     app.router.add_get("/big", big)
     app.router.add_get("/huge-stream", huge_stream)
     app.router.add_get("/refuse", refuse)
+    app.router.add_get("/flaky", flaky)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    client = AgencyClient(AgencyEndpoint("test", f"http://127.0.0.1:{port}", ApiKeyAuth("X-Key", "k")))
+    AGENCY_URL[:] = [f"http://127.0.0.1:{port}"]
+    client = AgencyClient(AgencyEndpoint("test", AGENCY_URL[0], ApiKeyAuth("X-Key", "k")))
     await client.start()
     yield client
     await client.close()
     await runner.cleanup()
+
+
+AGENCY_URL: list[str] = []
+
+
+async def client_with(**options: Any) -> AgencyClient:
+    client = AgencyClient(AgencyEndpoint("test", AGENCY_URL[0], ApiKeyAuth("X-Key", "k"), **options))
+    await client.start()
+    return client
 
 
 async def test_cookies_from_one_call_never_ride_along_on_the_next(agency: AgencyClient) -> None:
@@ -106,3 +129,47 @@ async def test_large_answers_within_the_limit_arrive_whole(agency: AgencyClient)
 async def test_oversized_answers_without_content_length_are_refused(agency: AgencyClient) -> None:
     with pytest.raises(AgencyBadResponse, match="larger"):
         await agency.get("/huge-stream")
+
+
+@pytest.mark.usefixtures("agency")
+async def test_idempotent_reads_are_retried_as_the_policy_says() -> None:
+    FLAKY.clear()
+    patient = await client_with(retry=RetryPolicy(attempts=3, backoff_seconds=0.01))
+    try:
+        response = await patient.get("/flaky", {"times": 2})
+    finally:
+        await patient.close()
+    assert response.body == {"ok": True}
+    assert len(FLAKY) == 3  # two failures, then the answer
+
+    FLAKY.clear()
+    once = await client_with(retry=RetryPolicy(attempts=1))
+    try:
+        with pytest.raises(AgencyUnavailable, match="503"):
+            await once.get("/flaky", {"times": 1})
+    finally:
+        await once.close()
+    assert len(FLAKY) == 1
+
+
+@pytest.mark.usefixtures("agency")
+async def test_a_timeout_is_retried_only_when_the_policy_names_it() -> None:
+    policy = RetryPolicy(attempts=2, backoff_seconds=0.0, on=frozenset({"unavailable"}))
+    assert not policy.allows(AgencyTimeout("test", "slow"), 0)
+    assert policy.allows(AgencyUnavailable("test", "down"), 0)
+    assert not policy.allows(AgencyUnavailable("test", "down"), 1)  # that was the last attempt
+    assert not policy.allows(AgencyAuthFailed("test", "refused"), 0)  # credentials do not heal by retrying
+    assert RetryPolicy(attempts=2, on=frozenset({"timeout"})).allows(AgencyTimeout("test", "slow"), 0)
+
+
+@pytest.mark.usefixtures("agency")
+async def test_the_rate_limit_refuses_what_would_wait_past_the_timeout() -> None:
+    FLAKY.clear()
+    limited = await client_with(rate_limit=(0.5, 1), timeout_seconds=1.0)  # one call now, the next in 2 s
+    try:
+        await limited.get("/flaky", {"times": 0})
+        with pytest.raises(AgencyUnavailable, match="rate limit"):
+            await limited.get("/flaky", {"times": 0})
+    finally:
+        await limited.close()
+    assert len(FLAKY) == 1  # the refused call never reached the agency
