@@ -58,9 +58,12 @@ async def contract_test(manifest: Manifest, *, extra_headers: tuple[tuple[str, s
     return checked
 
 
-async def prepare(text: str | bytes, owner: str | None = None) -> Manifest:
+async def prepare(text: str | bytes, owner: str | None = None, https_only: bool = False) -> Manifest:
     """Parse and check a manifest for registration (no agency call yet)."""
     manifest = parse(text)
+    if https_only and not manifest.base_url.startswith("https://"):
+        # The hub sends the agency's credentials with every call, and citizens' data comes back.
+        raise ManifestError.at("base_url", "must be https outside sandbox mode")
     if owner is not None and manifest.agency != owner:
         raise NotYourConnector(f"this client manages agency {owner!r}'s connectors, not {manifest.agency!r}'s")
     if manifest.keeps_active_secret:
@@ -77,10 +80,11 @@ async def register(
     *,
     owner: str | None = None,
     extra_headers: tuple[tuple[str, str], ...] = (),
+    https_only: bool = False,
 ) -> tuple[ConnectorVersion, bool]:
     """Validate, contract-test, store and activate. Returns the version in force and whether it is new
     (registering the manifest already in force changes nothing)."""
-    manifest = await prepare(text, owner)
+    manifest = await prepare(text, owner, https_only)
     now = await versions.current(manifest.agency)
     if now is not None and now.state.enabled and now.version.manifest == manifest.stored():
         return now.version, False

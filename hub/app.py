@@ -79,6 +79,7 @@ def create_app(settings: Settings) -> Starlette:
         connectors=connectors,
         default_page_size=settings.default_page_size,
         max_page_size=settings.max_page_size,
+        https_connectors_only=not settings.is_sandbox,
     )
     schema = build_schema(max_depth=settings.max_query_depth, max_aliases=settings.max_aliases)
     graphql = HubGraphQL(schema, services, graphiql=settings.graphiql_enabled)

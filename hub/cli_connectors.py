@@ -121,7 +121,7 @@ def _validate(args: argparse.Namespace, settings: Settings) -> int:
 def _register(args: argparse.Namespace, settings: Settings) -> int:
     text = _read(args.file)
     try:
-        record, created = _run(settings, lambda: lifecycle.register(text, BY))
+        record, created = _run(settings, lambda: lifecycle.register(text, BY, https_only=not settings.is_sandbox))
     except (ManifestError, VersionError) as exc:
         return _refused(exc)
     if args.json:

@@ -36,7 +36,8 @@ async def register(info: Info, manifest: str) -> ConnectorRegistration:
     agency = await own_agency(info)
     by = require_principal(info).client_id
     try:
-        record, created = await lifecycle.register(manifest, by, owner=agency)
+        https_only = info.context.services.https_connectors_only
+        record, created = await lifecycle.register(manifest, by, owner=agency, https_only=https_only)
     except lifecycle.NotYourConnector as exc:
         raise Forbidden(str(exc)) from None
     except lifecycle.ContractFailed as exc:

@@ -23,6 +23,7 @@ class Services:
     connectors: Mapping[str, Connector]
     default_page_size: int = 20
     max_page_size: int = 100
+    https_connectors_only: bool = False  # production: agencies' systems are reached over TLS only
 
 
 @dataclass

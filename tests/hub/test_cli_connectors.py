@@ -148,3 +148,10 @@ def test_the_published_json_schema_is_the_one_the_hub_checks_against() -> None:
     assert published == json_schema()
     printed = cardhub("connectors", "schema")
     assert json.loads(printed.stdout) == published
+
+
+def test_production_accepts_only_https_agency_urls(tmp_path: Path, env: dict[str, str], sandbox: Sandbox) -> None:
+    production = {**env, "CARDHUB_MODE": "production", "CARDHUB_ISSUER": "https://hub.example"}
+    refused = cardhub("connectors", "register", str(manifest_file(tmp_path, sandbox)), env=production)
+    assert refused.returncode == 1
+    assert "base_url: must be https outside sandbox mode" in refused.stderr
