@@ -59,7 +59,8 @@ class ManifestConnector(Connector):
         self._refs = sorted({p for n in self._dependent for p in resources[n].placeholders() if p != "card_number"})
         self._ref_readers = [(p, p.partition(".")[0], path_reader(p.partition(".")[2])) for p in self._refs]
         self.keys: KeyMap[Refs] = KeyMap()
-        responses = manifest.responses
+        assert manifest.responses is not None  # the manifest's checks demand it with a mapping
+        self._responses = responses = manifest.responses
         self._data = path_reader(responses.data) if responses.data else None
         self._error_code = path_reader(responses.error_code.field) if responses.error_code else None
 
@@ -127,7 +128,7 @@ class ManifestConnector(Connector):
             return data
         pagination = resource.pagination
         if pagination is None:
-            return self._items(resource, await self._get(path, {}, name), name)
+            return self._items(resource, await self._get(path, {}, name), name)[: self.max_items]
         if isinstance(pagination, PagePagination):
             return await self._pages(resource, pagination, path, name)
         if isinstance(pagination, OffsetPagination):
@@ -137,7 +138,7 @@ class ManifestConnector(Connector):
     async def _get(self, path: str, params: dict[str, str | int], what: str) -> Any:
         """The payload of a successful answer; _NotFound for "no such citizen"; typed errors for the rest."""
         response = await self.client.get(path, params)
-        responses = self.manifest.responses
+        responses = self._responses
         if _matches(responses.not_found, response):
             raise _NotFound()
         if response.status != 200 or (responses.success is not None and not _matches(responses.success, response)):
@@ -148,7 +149,7 @@ class ManifestConnector(Connector):
         return self.mapped(what, lambda: reader(response.body))
 
     def _failure(self, response: AgencyResponse, what: str) -> AgencyError:
-        spec = self.manifest.responses.error_code
+        spec = self._responses.error_code
         if spec is not None and self._error_code is not None:
             try:
                 code = self._error_code(response.body)

@@ -29,6 +29,10 @@ class AgencyTimeout(AgencyError):
     code = "AGENCY_TIMEOUT"
 
 
+class AgencyRateLimited(AgencyUnavailable):
+    """The hub's own rate limit towards the agency is reached: the call was never sent (never retried)."""
+
+
 class AgencyBadResponse(AgencyError):
     """The agency answered, but not with anything we can map (wrong shape, bad JSON, bad values)."""
 

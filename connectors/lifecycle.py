@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from connectors import versions
 from connectors.domain import Section
-from connectors.errors import AgencyError
+from connectors.errors import AgencyAuthFailed, AgencyError
 from connectors.manifest import REDACTED, Manifest, ManifestError, Problem, from_data, parse
 from connectors.mapping import SECTION_TYPES
 from connectors.registry import build_connector, builtin_manifest
@@ -39,11 +40,15 @@ async def contract_test(manifest: Manifest, *, extra_headers: tuple[tuple[str, s
     try:
         try:
             await connector.ping()
+        except AgencyAuthFailed as exc:
+            raise ContractFailed.at("auth", f"the agency refused the hub's credentials: {exc.message}") from None
         except AgencyError as exc:
             reason = f"the agency did not answer {manifest.health_path}: {exc.code}: {exc.message}"
             raise ContractFailed.at("base_url", reason) from None
         try:
             section = await connector.fetch(card)
+        except AgencyAuthFailed as exc:
+            raise ContractFailed.at("auth", f"the agency refused the hub's credentials: {exc.message}") from None
         except AgencyError as exc:
             raise ContractFailed.at(
                 "contract", f"reading test citizen {card} failed: {exc.code}: {exc.message}"
@@ -58,12 +63,25 @@ async def contract_test(manifest: Manifest, *, extra_headers: tuple[tuple[str, s
     return checked
 
 
-async def prepare(text: str | bytes, owner: str | None = None, https_only: bool = False) -> Manifest:
+@dataclass(frozen=True)
+class Policy:
+    """What the operator allows agency-registered manifests to point at."""
+
+    https_only: bool = False  # outside sandbox mode
+    url_prefixes: tuple[str, ...] = ()  # settings.agency_url_prefixes; empty: any
+
+    def check(self, manifest: Manifest) -> None:
+        if self.https_only and not manifest.base_url.startswith("https://"):
+            # The hub sends the agency's credentials with every call, and citizens' data comes back.
+            raise ManifestError.at("base_url", "must be https outside sandbox mode")
+        if self.url_prefixes and not any(manifest.base_url.startswith(p) for p in self.url_prefixes):
+            raise ManifestError.at("base_url", "not among the addresses the hub's operator allows for agencies")
+
+
+async def prepare(text: str | bytes, owner: str | None = None, policy: Policy = Policy()) -> Manifest:
     """Parse and check a manifest for registration (no agency call yet)."""
     manifest = parse(text)
-    if https_only and not manifest.base_url.startswith("https://"):
-        # The hub sends the agency's credentials with every call, and citizens' data comes back.
-        raise ManifestError.at("base_url", "must be https outside sandbox mode")
+    policy.check(manifest)
     if owner is not None and manifest.agency != owner:
         raise NotYourConnector(f"this client manages agency {owner!r}'s connectors, not {manifest.agency!r}'s")
     if manifest.keeps_active_secret:
@@ -80,11 +98,11 @@ async def register(
     *,
     owner: str | None = None,
     extra_headers: tuple[tuple[str, str], ...] = (),
-    https_only: bool = False,
+    policy: Policy = Policy(),
 ) -> tuple[ConnectorVersion, bool]:
     """Validate, contract-test, store and activate. Returns the version in force and whether it is new
     (registering the manifest already in force changes nothing)."""
-    manifest = await prepare(text, owner, https_only)
+    manifest = await prepare(text, owner, policy)
     now = await versions.current(manifest.agency)
     if now is not None and now.state.enabled and now.version.manifest == manifest.stored():
         return now.version, False
@@ -149,6 +167,9 @@ def _check_owner(agency: str, owner: str | None) -> None:
 
 async def _with_active_secret(manifest: Manifest) -> Manifest:
     now = await versions.current(manifest.agency)
+    if now is not None and now.version.registered_by == versions.BUILTIN:
+        # The built-in manifest's own secret is the sandbox's; the operator's lives in the settings.
+        raise ManifestError.at("auth.secret", f"{REDACTED!r} cannot keep the built-in connector's secret: give it")
     if now is not None:
         active = json.loads(now.version.manifest)["auth"]
         if active.get("kind") == manifest.auth.kind and "secret" in active:

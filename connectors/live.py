@@ -17,7 +17,7 @@ from typing import Any
 
 from connectors import versions
 from connectors.base import Connector
-from connectors.manifest import ManifestError
+from connectors.manifest import Manifest, ManifestError
 from connectors.registry import ConnectorConfigError, build_connector, with_overrides
 from connectors.versions import ConnectorVersion
 
@@ -109,11 +109,15 @@ class LiveConnectors(Mapping[str, Connector]):
                     self._retire(old)
                 log.info("connector %s version %d is in force", state.agency, state.version)
 
-    async def _start(self, record: ConnectorVersion) -> Connector:
+    def effective(self, record: ConnectorVersion) -> Manifest:
+        """The manifest as this hub runs it: a built-in one with the operator's settings applied."""
         manifest = record.parsed()
         if record.registered_by == versions.BUILTIN:
             manifest = with_overrides(manifest, self._overrides(record.agency))
-        connector = build_connector(manifest, extra_headers=self._extra_headers)
+        return manifest
+
+    async def _start(self, record: ConnectorVersion) -> Connector:
+        connector = build_connector(self.effective(record), extra_headers=self._extra_headers)
         await connector.client.start()
         return connector
 

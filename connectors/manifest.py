@@ -207,6 +207,8 @@ class Resource(_Strict):
     def _pagination_needs_items(self) -> Resource:
         if self.pagination is not None and self.items is None:
             raise ValueError("pagination needs items")
+        if self.identity is not None and self.items is not None:
+            raise ValueError("identity is checked on a single record, not on a list")
         return self
 
     def placeholders(self) -> list[str]:
@@ -308,7 +310,7 @@ class Manifest(_Strict):
     retry: Retry = Field(default_factory=Retry)
     rate_limit: RateLimit | None = None
     auth: Auth
-    responses: Responses
+    responses: Responses | None = Field(default=None, description="Required with a mapping.")
     resources: dict[Name, Resource] = Field(default_factory=dict)
     mapping: SectionMap | None = None
     adapter: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_.\-]{1,60}$")] | None = Field(
@@ -344,6 +346,8 @@ class Manifest(_Strict):
             raise ValueError("give exactly one of mapping and adapter")
         if self.mapping is not None and not self.resources:
             raise ValueError("a mapping needs resources")
+        if self.mapping is not None and self.responses is None:
+            raise ValueError("a mapping needs responses (how the agency says success and 'no such citizen')")
         return self
 
     def secret_free(self) -> dict[str, Any]:
@@ -379,7 +383,7 @@ def parse(text: str | bytes, *, source_format: str | None = None) -> Manifest:
     """Text (TOML, or JSON when it starts with "{") -> a checked Manifest, or ManifestError."""
     raw = text.encode() if isinstance(text, str) else text
     if len(raw) > MAX_MANIFEST_BYTES:
-        raise ManifestError.at("", f"manifest is {len(raw)} bytes; the limit is {MAX_MANIFEST_BYTES}")
+        raise ManifestError.at("", f"manifest is larger than the limit of {MAX_MANIFEST_BYTES} bytes")
     try:
         decoded = raw.decode("utf-8").removeprefix("\ufeff")  # a byte order mark some editors write
     except UnicodeDecodeError:

@@ -323,6 +323,8 @@ def _converter(fm: FieldMap, target: Target, label: str) -> Callable[[Any], Any]
         members: Mapping[str, Any] = base.__members__ if isinstance(base, type) and issubclass(base, enum.Enum) else {}
 
         def mapped(v: Any) -> Any:
+            if isinstance(v, int) and not isinstance(v, bool):
+                v = str(v)  # TOML keys are text: code 1 is mapped as "1"
             if not isinstance(v, str) or v not in table:
                 raise UnknownValue(f"{label}: unknown value {v!r}")
             value = table[v]
@@ -351,6 +353,8 @@ def _converter(fm: FieldMap, target: Target, label: str) -> Callable[[Any], Any]
     reformat = fm.reformat
 
     def text(v: Any) -> str:
+        if isinstance(v, int) and not isinstance(v, bool) and reformat is None:
+            return str(v)  # a numeric account or card number
         if not isinstance(v, str):
             raise ValueError(f"{label} should be text, got {v!r}")
         if reformat is not None:

@@ -14,12 +14,19 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote_plus, urlencode
+from urllib.parse import quote_plus, urlencode, urlsplit
 
 import aiohttp
 
 from connectors.agency_auth import AgencyAuth
-from connectors.errors import AgencyAuthFailed, AgencyBadResponse, AgencyError, AgencyTimeout, AgencyUnavailable
+from connectors.errors import (
+    AgencyAuthFailed,
+    AgencyBadResponse,
+    AgencyError,
+    AgencyRateLimited,
+    AgencyTimeout,
+    AgencyUnavailable,
+)
 
 log = logging.getLogger("cardhub.connectors")
 
@@ -107,6 +114,7 @@ class AgencyClient:
         self.agency = endpoint.agency
         self.stats = CallStats()
         self._session: aiohttp.ClientSession | None = None
+        self._base_path = urlsplit(endpoint.base_url).path.rstrip("/")
         limit = endpoint.rate_limit
         self._limiter = RateLimiter(*limit) if limit is not None else None
 
@@ -166,7 +174,12 @@ class AgencyClient:
         wait = self._limiter.reserve()
         if wait > self.endpoint.timeout_seconds:
             self._limiter.give_back()
-            raise AgencyUnavailable(self.agency, "the hub's rate limit towards this agency is reached")
+            self.stats.calls += 1
+            self.stats.failures += 1
+            self.stats.outcomes.append(True)
+            self.stats.last_error = "RATE_LIMITED"
+            log.warning("hub-side rate limit reached: %s", self.agency)
+            raise AgencyRateLimited(self.agency, "the hub's rate limit towards this agency is reached")
         if wait:
             await asyncio.sleep(wait)
 
@@ -177,7 +190,9 @@ class AgencyClient:
         self.stats.in_flight += 1
         self.stats.max_in_flight = max(self.stats.max_in_flight, self.stats.in_flight)
         try:
-            headers = await self.endpoint.auth.headers(self, method, path, query, body)
+            # Signed as sent: a base URL with a path of its own ("https://gw.example/si") is part of it.
+            full_path = self._base_path + path
+            headers = await self.endpoint.auth.headers(self, method, full_path, query, body)
             url = self.endpoint.base_url.rstrip("/") + path + (f"?{query}" if query else "")
             response = await self._send(method, url, headers, body)
         except AgencyError as exc:

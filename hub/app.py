@@ -50,6 +50,10 @@ def check_builtins(settings: Settings) -> None:
         agency_auth(with_overrides(builtin_manifest(agency), overrides(agency)))
 
 
+def connector_policy(settings: Settings) -> lifecycle.Policy:
+    return lifecycle.Policy(https_only=not settings.is_sandbox, url_prefixes=settings.agency_url_prefixes)
+
+
 def builtin_agencies(settings: Settings) -> list[str]:
     """Built-in manifests to seed: all five in sandbox mode; in production those the operator configured."""
     if settings.is_sandbox:
@@ -79,7 +83,7 @@ def create_app(settings: Settings) -> Starlette:
         connectors=connectors,
         default_page_size=settings.default_page_size,
         max_page_size=settings.max_page_size,
-        https_connectors_only=not settings.is_sandbox,
+        connector_policy=connector_policy(settings),
     )
     schema = build_schema(max_depth=settings.max_query_depth, max_aliases=settings.max_aliases)
     graphql = HubGraphQL(schema, services, graphiql=settings.graphiql_enabled)

@@ -18,10 +18,10 @@ from typing import Any, TypeVar
 
 from connectors import lifecycle, versions
 from connectors.domain import Section
-from connectors.manifest import MAX_MANIFEST_BYTES, ManifestError, json_schema, parse
+from connectors.manifest import MAX_MANIFEST_BYTES, Manifest, ManifestError, json_schema, parse
 from connectors.versions import ConnectorState, ConnectorVersion, VersionError
 from hub import database
-from hub.app import builtin_agencies, builtin_overrides
+from hub.app import builtin_agencies, builtin_overrides, connector_policy
 from hub.settings import Settings
 
 T = TypeVar("T")
@@ -106,11 +106,21 @@ def _refused(exc: ManifestError | VersionError) -> int:
 
 def _validate(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        manifest = parse(_read(args.file))
+        text = _read(args.file)
+    except ManifestError as exc:
+        return _refused(exc)
+
+    async def online() -> tuple[Manifest, Section]:
+        # As registration would see it: the operator's policy, the section's owner, "<redacted>" filled in.
+        checked = await lifecycle.prepare(text, policy=connector_policy(settings))
+        return checked, await lifecycle.contract_test(checked)
+
+    try:
         if args.offline:
+            manifest = parse(text)
             print(f"{manifest.agency}: manifest is valid (not contract-tested: --offline)")
             return 0
-        section = asyncio.run(lifecycle.contract_test(manifest))
+        manifest, section = _run(settings, online)
     except ManifestError as exc:
         return _refused(exc)
     card = manifest.contract.test_card_number
@@ -119,9 +129,9 @@ def _validate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _register(args: argparse.Namespace, settings: Settings) -> int:
-    text = _read(args.file)
     try:
-        record, created = _run(settings, lambda: lifecycle.register(text, BY, https_only=not settings.is_sandbox))
+        text = _read(args.file)
+        record, created = _run(settings, lambda: lifecycle.register(text, BY, policy=connector_policy(settings)))
     except (ManifestError, VersionError) as exc:
         return _refused(exc)
     if args.json:
@@ -146,11 +156,12 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         print(json.dumps([_state_json(s, v) for s, v in rows], ensure_ascii=False))
         return 0
-    print(f"{'AGENCY':<18}{'SECTION':<17}{'VERSION':>7}  {'STATE':<9}{'REGISTERED BY':<24}CHANGED AT")
+    width = max([len("REGISTERED BY"), *(len(v.registered_by) for _, v in rows)]) + 2
+    print(f"{'AGENCY':<18}{'SECTION':<17}{'VERSION':>7}  {'STATE':<9}{'REGISTERED BY':<{width}}CHANGED AT")
     for state, version in rows:
         status = "enabled" if state.enabled else "disabled"
         print(
-            f"{state.agency:<18}{state.section:<17}{state.version:>7}  {status:<9}{version.registered_by:<24}"
+            f"{state.agency:<18}{state.section:<17}{state.version:>7}  {status:<9}{version.registered_by:<{width}}"
             f"{state.changed_at:%Y-%m-%d %H:%M:%S}"
         )
     return 0

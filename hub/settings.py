@@ -45,6 +45,8 @@ class Settings:
     agency_timeout_seconds: float = 3.0
     agency_max_connections: int = 100
     connector_poll_seconds: float = 2.0  # how soon a connector change made elsewhere is in force here
+    # URL prefixes agency-registered connectors may point at ("https://api.etong.example/"); empty: any.
+    agency_url_prefixes: tuple[str, ...] = ()
     max_page_size: int = 100
     default_page_size: int = 20
     max_query_depth: int = 12
@@ -222,7 +224,12 @@ def _convert(name: str, raw: Any, annotation: Any) -> Any:
         return value
     if kind == "float":
         value_f = float(raw)
-        if value_f <= 0:
+        if value_f < 0 or (value_f == 0 and name != "connector_poll_seconds"):
             raise ValueError("must be positive")
         return value_f
+    if kind == "tuple[str, ...]":
+        items = raw.replace(",", " ").split() if isinstance(raw, str) else raw
+        if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+            raise TypeError("expected a list of strings")
+        return tuple(items)
     return str(raw)

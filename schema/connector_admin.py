@@ -36,8 +36,8 @@ async def register(info: Info, manifest: str) -> ConnectorRegistration:
     agency = await own_agency(info)
     by = require_principal(info).client_id
     try:
-        https_only = info.context.services.https_connectors_only
-        record, created = await lifecycle.register(manifest, by, owner=agency, https_only=https_only)
+        policy = info.context.services.connector_policy
+        record, created = await lifecycle.register(manifest, by, owner=agency, policy=policy)
     except lifecycle.NotYourConnector as exc:
         raise Forbidden(str(exc)) from None
     except lifecycle.ContractFailed as exc:
@@ -77,8 +77,11 @@ async def _view(info: Info, agency: str) -> Connector | None:
     if now is None:
         return None
     live = info.context.services.connectors
-    running = live.by_agency().get(agency) if isinstance(live, LiveConnectors) else None
-    return Connector.of(now.state, now.version, running)
+    if not isinstance(live, LiveConnectors):
+        return Connector.of(now.state, now.version, now.version.parsed(), None)
+    # Health only of the version the state names: one this process cannot run shows none.
+    running = live.by_agency().get(agency) if live.version_of(agency) == now.state.version else None
+    return Connector.of(now.state, now.version, live.effective(now.version), running)
 
 
 def _problems(exc: ManifestError) -> list[dict[str, str]]:

@@ -13,6 +13,7 @@ from auth.audit import Decision
 from auth.consent import Standing
 from auth.principal import Principal
 from connectors.base import Connector
+from connectors.lifecycle import Policy
 from schema.loaders import SectionLoaders
 
 
@@ -23,7 +24,7 @@ class Services:
     connectors: Mapping[str, Connector]
     default_page_size: int = 20
     max_page_size: int = 100
-    https_connectors_only: bool = False  # production: agencies' systems are reached over TLS only
+    connector_policy: Policy = field(default_factory=Policy)  # where agency connectors may point
 
 
 @dataclass

@@ -8,6 +8,7 @@ import strawberry
 
 from connectors.base import Connector as RunningConnector
 from connectors.health import call_health
+from connectors.manifest import Manifest
 from connectors.versions import ConnectorState, ConnectorVersion
 
 
@@ -47,14 +48,19 @@ class Connector:
     registered_at: datetime
     changed_at: datetime = strawberry.field(description="When this version was put in force, or disabled.")
     cache_ttl_seconds: int
-    manifest: str = strawberry.field(description="The manifest in force, as TOML, with its secret redacted.")
+    manifest: str = strawberry.field(
+        description="The manifest in force as the hub runs it (a built-in one with the operator's settings), "
+        "as TOML, with its secret redacted."
+    )
     health: ConnectorHealth | None = strawberry.field(
-        description="Null when the connector is not running in this instance (disabled, or just changed)."
+        description="Null when this version is not running in this instance (disabled, just changed, or "
+        "unable to run here: see the hub's log)."
     )
 
     @classmethod
-    def of(cls, state: ConnectorState, version: ConnectorVersion, running: RunningConnector | None) -> Connector:
-        manifest = version.parsed()
+    def of(
+        cls, state: ConnectorState, version: ConnectorVersion, manifest: Manifest, running: RunningConnector | None
+    ) -> Connector:
         return cls(
             agency=strawberry.ID(state.agency),
             name=manifest.name,

@@ -539,20 +539,20 @@ def test_oversized_text_is_refused_by_its_size() -> None:
     text = _padded(MAX_MANIFEST_BYTES + 1)
     problem = only(problems(text))
     assert problem.path == ""
-    assert problem.reason == f"manifest is {MAX_MANIFEST_BYTES + 1} bytes; the limit is {MAX_MANIFEST_BYTES}"
+    assert problem.reason == f"manifest is larger than the limit of {MAX_MANIFEST_BYTES} bytes"
 
 
 def test_oversized_text_is_refused_before_parsing() -> None:
     text = "[[[ not even TOML " * (MAX_MANIFEST_BYTES // 10)
     problem = only(problems(text))
-    assert "the limit is" in problem.reason
+    assert "larger than the limit" in problem.reason
     assert "TOML" not in problem.reason
 
 
 def test_the_limit_counts_bytes_not_characters() -> None:
     text = "# " + "。" * (MAX_MANIFEST_BYTES // 3)  # 3 bytes each in UTF-8
     assert len(text) < MAX_MANIFEST_BYTES < len(text.encode())
-    assert "the limit is" in only(problems(text)).reason
+    assert "larger than the limit" in only(problems(text)).reason
 
 
 def test_invalid_toml() -> None:
@@ -608,7 +608,7 @@ def test_deeply_nested_toml_within_the_limit() -> None:
 
 def test_empty_text_lists_every_required_key() -> None:
     paths = {p.path for p in problems("") if p.reason == "required"}
-    assert paths == {"agency", "name", "section", "base_url", "auth", "responses", "contract"}
+    assert paths == {"agency", "name", "section", "base_url", "auth", "contract"}
 
 
 # --- the published schema ---------------------------------------------------------------------------
@@ -661,3 +661,18 @@ def test_missing_adapter() -> None:
     problem = only(caught.value.problems)
     assert problem.path == "adapter"
     assert "no adapter 'nope' is installed" in problem.reason
+
+
+def test_identity_is_for_single_records_only() -> None:
+    data = data_of("transit")
+    data["resources"]["trips"]["identity"] = "cardNumber"
+    problem = only(problems(data))
+    assert problem.path == "resources.trips"
+    assert "single record" in problem.reason
+
+
+def test_a_mapping_needs_responses() -> None:
+    data = data_of("health")
+    del data["responses"]
+    problem = only(problems(data))
+    assert "needs responses" in problem.reason

@@ -424,3 +424,15 @@ def test_fields_table_lists_items_too() -> None:
     assert table["trips"] == "list of Trip"
     assert table["trips[].mode"] == "TripMode"
     assert table["trips[].exit_stop"] == "str or null"
+
+
+def test_integer_codes_map_through_text_keys_and_numbers_read_as_text() -> None:
+    # TOML keys are text: an agency sending concession code 2 is mapped with "2" = "SENIOR".
+    data = json.loads(builtin_manifest("transit").stored())
+    data["mapping"]["fields"]["concession"]["enum"] = {"1": "NONE", "2": "SENIOR"}
+    section = compile_section(from_data(data))
+    transit = section.build({"card": transit_card(concession=2, cardNumber=12345678)}, {"trips": []}, META)
+    assert transit.concession is Concession.SENIOR
+    assert transit.card_number == "12345678"
+    with pytest.raises(ValueError, match="concession"):
+        section.build({"card": transit_card(concession=True)}, {"trips": []}, META)  # true is not code 1

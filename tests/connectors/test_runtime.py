@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from aiohttp import web
 
-from connectors.agency_auth import ApiKeyAuth
-from connectors.errors import AgencyAuthFailed, AgencyBadResponse, AgencyTimeout, AgencyUnavailable
+from connectors.agency_auth import ApiKeyAuth, HmacAuth, string_to_sign
+from connectors.errors import AgencyAuthFailed, AgencyBadResponse, AgencyRateLimited, AgencyTimeout, AgencyUnavailable
 from connectors.runtime import MAX_BODY_BYTES, AgencyClient, AgencyEndpoint, RetryPolicy
 from sandbox.runner import free_port
 
@@ -165,11 +168,42 @@ async def test_a_timeout_is_retried_only_when_the_policy_names_it() -> None:
 @pytest.mark.usefixtures("agency")
 async def test_the_rate_limit_refuses_what_would_wait_past_the_timeout() -> None:
     FLAKY.clear()
-    limited = await client_with(rate_limit=(0.5, 1), timeout_seconds=1.0)  # one call now, the next in 2 s
+    # One call now, the next in 2 s; a retry policy must not turn the refusal into more calls.
+    limited = await client_with(rate_limit=(0.5, 1), timeout_seconds=1.0, retry=RetryPolicy(attempts=3))
     try:
         await limited.get("/flaky", {"times": 0})
-        with pytest.raises(AgencyUnavailable, match="rate limit"):
+        with pytest.raises(AgencyRateLimited, match="rate limit") as refused:
             await limited.get("/flaky", {"times": 0})
     finally:
         await limited.close()
+    assert refused.value.code == "AGENCY_UNAVAILABLE"
     assert len(FLAKY) == 1  # the refused call never reached the agency
+    # ...but operators see it: it counts as a failed call in the connector's health.
+    assert (limited.stats.calls, limited.stats.failures, limited.stats.last_error) == (2, 1, "RATE_LIMITED")
+
+
+async def test_hmac_signs_the_path_as_sent_including_the_base_urls_own_path() -> None:
+    """A gateway base URL such as https://gw.example/si: the agency sees /si/..., so that is signed."""
+    verdicts: list[bool] = []
+
+    async def verify(request: web.Request) -> web.Response:
+        h = request.headers
+        expected = string_to_sign("GET", request.path, request.query_string, h["X-Ca-Timestamp"], h["X-Ca-Nonce"], b"")
+        digest = hmac.new(b"s3cret", expected.encode(), hashlib.sha256).digest()
+        verdicts.append(base64.b64encode(digest).decode() == h["X-Ca-Signature"])
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_get("/gateway/si/insured", verify)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    client = AgencyClient(AgencyEndpoint("test", f"http://127.0.0.1:{port}/gateway", HmacAuth("app", "s3cret")))
+    await client.start()
+    try:
+        await client.get("/si/insured", {"page": 1})
+    finally:
+        await client.close()
+        await runner.cleanup()
+    assert verdicts == [True]

@@ -76,7 +76,7 @@ def test_validate_names_every_problem_and_exits_1(tmp_path: Path, env: dict[str,
 
     huge = tmp_path / "huge.toml"
     huge.write_text("# padding\n" * 20_000)
-    assert "the limit is" in cardhub("connectors", "validate", str(huge), env=env).stderr
+    assert "larger than the limit of 65536 bytes" in cardhub("connectors", "validate", str(huge), env=env).stderr
     missing = cardhub("connectors", "validate", str(tmp_path / "nothing.toml"), env=env)
     assert missing.returncode == 1 and "cannot read" in missing.stderr
 
@@ -155,3 +155,29 @@ def test_production_accepts_only_https_agency_urls(tmp_path: Path, env: dict[str
     refused = cardhub("connectors", "register", str(manifest_file(tmp_path, sandbox)), env=production)
     assert refused.returncode == 1
     assert "base_url: must be https outside sandbox mode" in refused.stderr
+
+
+def test_the_operator_can_limit_where_agency_connectors_point(
+    tmp_path: Path, env: dict[str, str], sandbox: Sandbox
+) -> None:
+    limited = {**env, "CARDHUB_AGENCY_URL_PREFIXES": "https://etong.example/, https://gw.example/"}
+    refused = cardhub("connectors", "register", str(manifest_file(tmp_path, sandbox)), env=limited)
+    assert refused.returncode == 1
+    assert "base_url: not among the addresses the hub's operator allows" in refused.stderr
+
+
+def test_an_exported_manifest_validates_with_the_secret_in_force(
+    tmp_path: Path, env: dict[str, str], sandbox: Sandbox
+) -> None:
+    assert (
+        cardhub(
+            "connectors", "register", str(manifest_file(tmp_path, sandbox, cache_ttl_seconds=9)), env=env
+        ).returncode
+        == 0
+    )
+    exported = tmp_path / "exported.toml"
+    exported.write_text(cardhub("connectors", "export", "transit", env=env).stdout)
+    assert 'secret = "<redacted>"' in exported.read_text()
+    validated = cardhub("connectors", "validate", str(exported), env=env)
+    assert validated.returncode == 0, validated.stderr
+    assert "contract test read" in validated.stdout

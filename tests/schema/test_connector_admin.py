@@ -96,6 +96,8 @@ async def test_an_agency_sees_only_its_own_connector_without_its_secret(hub: Run
     assert connector["health"]["latencyP50Ms"] > 0
     assert credentials.TRANSIT_CLIENT_SECRET not in json.dumps(body)
     assert 'secret = "<redacted>"' in connector["manifest"]
+    # The built-in manifest as it runs: with the operator's settings (here the sandbox's own URL).
+    assert f'base_url = "{hub.sandbox.url(AGENCY)}"' in connector["manifest"]
 
 
 async def test_register_update_rollback_and_disable(hub: RunningHub, tmp_path: Any) -> None:
@@ -184,6 +186,7 @@ async def test_a_manifest_failing_its_contract_test_leaves_the_connector_untouch
     wrong_secret["auth"]["secret"] = "not-the-secret"
     body = await register(hub, token, wrong_secret)
     assert body["errors"][0]["extensions"]["code"] == "CONTRACT_TEST_FAILED"
+    assert body["errors"][0]["extensions"]["problems"][0]["path"] == "auth"
     assert "not-the-secret" not in json.dumps(body)
 
     assert (await in_force(AGENCY), len(await versions.history(AGENCY))) == (before, histories)
@@ -270,3 +273,17 @@ async def test_an_exported_manifest_registers_again_keeping_the_secret(hub: Runn
     body = await register(hub, token, edited)
     assert body["data"]["registerConnector"]["connector"]["cacheTtlSeconds"] == 42
     await transit_works(hub)  # the secret in force was kept: the agency still accepts the hub
+
+
+async def test_redacted_cannot_stand_for_the_built_in_connectors_secret(hub: RunningHub) -> None:
+    # The built-in manifest's stored secret is the sandbox's; the one in use may come from the settings.
+    token = await agency_token(hub, AGENCY)
+    await versions.point_to(AGENCY, 1, "tests")
+    await live(hub).refresh()
+    _, body = await hub.graphql(CONNECTORS, token)
+    exported = body["data"]["connectors"][0]["manifest"]
+    body = await register(hub, token, exported.replace("cache_ttl_seconds = 60", "cache_ttl_seconds = 61"))
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "MANIFEST_INVALID"
+    assert error["extensions"]["problems"][0]["path"] == "auth.secret"
+    assert await in_force(AGENCY) == 1
