@@ -104,7 +104,10 @@ async def register(
     (registering the manifest already in force changes nothing)."""
     manifest = await prepare(text, owner, policy)
     now = await versions.current(manifest.agency)
-    if now is not None and now.state.enabled and now.version.manifest == manifest.stored():
+    if now is not None and now.version.manifest == manifest.stored():
+        if not now.state.enabled:  # the same manifest again after a disable: enable it, no duplicate version
+            await contract_test(manifest, extra_headers=extra_headers)
+            await versions.point_to(manifest.agency, now.state.version, by)
         return now.version, False
     await contract_test(manifest, extra_headers=extra_headers)
     record = await versions.add_and_activate(manifest, by)

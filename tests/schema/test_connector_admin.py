@@ -135,6 +135,14 @@ async def test_register_update_rollback_and_disable(hub: RunningHub, tmp_path: A
     assert body["errors"][0]["extensions"]["code"] == "AGENCY_UNAVAILABLE"
     assert body["errors"][0]["extensions"]["agency"] == AGENCY
 
+    # Registering the manifest in force again after a disable enables it, without a duplicate version.
+    await versions.point_to(AGENCY, registered["connector"]["version"], "tests")
+    await hub.graphql('mutation { disableConnector(agency: "transit") { enabled } }', token)
+    revived = (await register(hub, token, data))["data"]["registerConnector"]
+    assert (revived["created"], revived["connector"]["enabled"]) == (False, True)
+    assert revived["connector"]["version"] == registered["connector"]["version"]
+    await transit_works(hub)
+
 
 async def test_a_broken_manifest_is_refused_with_paths_and_the_connector_is_untouched(hub: RunningHub) -> None:
     token = await agency_token(hub, AGENCY)
