@@ -287,6 +287,19 @@ class UnknownValue(ValueError):
 def path_reader(path: str, nullable: bool = False) -> Reader:
     """A function reading a dotted path out of a JSON document; null on the way gives None if nullable."""
     parts = path.split(".")
+    if len(parts) == 1:  # most item fields: one key, read without the loop
+        key = parts[0]
+
+        def read_key(doc: object) -> Any:
+            if type(doc) is dict and key in doc:
+                return doc[key]
+            if doc is None and nullable:
+                return None
+            if not isinstance(doc, dict):
+                raise ValueError(f"expected an object at 'the answer', got {type(doc).__name__}")
+            raise Missing(f"missing field {key!r}")
+
+        return read_key
 
     def read(doc: object) -> Any:
         value = doc
@@ -382,7 +395,8 @@ def _labelled(convert: Callable[[Any], Any], label: str) -> Callable[[Any], Any]
 def field_reader(spec: FieldMap, target: Target, label: str) -> Reader:
     """Compile one field. Top-level fields read from ``{resource name: data}``, list items from the item."""
     fm = spec
-    convert = _labelled(_converter(fm, target, label), label)
+    raw_convert = _converter(fm, target, label)
+    convert = _labelled(raw_convert, label)
     if fm.sum is not None:
         readers = [path_reader(p) for p in fm.sum]
         return lambda doc: sum((convert(r(doc)) for r in readers), Decimal("0.00"))
@@ -414,7 +428,13 @@ def field_reader(spec: FieldMap, target: Target, label: str) -> Reader:
             if nullable:
                 return None
             raise ValueError(f"{label} is null")
-        return convert(value)
+        try:  # the conversion, with errors naming the field (one frame less than _labelled: hot path)
+            return raw_convert(value)
+        except UnknownValue:
+            raise
+        except ValueError as exc:
+            message = str(exc)
+            raise ValueError(message if message.startswith(label) else f"{label}: {message}") from exc
 
     return one
 

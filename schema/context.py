@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from strawberry.types import Info as StrawberryInfo
 
@@ -12,9 +13,13 @@ from auth import consent
 from auth.audit import Decision
 from auth.consent import Standing
 from auth.principal import Principal
+from auth.registry import Citizen as CitizenRecord
+from auth.registry import find_citizen
 from connectors.base import Connector
 from connectors.lifecycle import Policy
 from schema.loaders import SectionLoaders
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -37,16 +42,41 @@ class HubContext:
     # response leaves (schema/extensions/audit_trail.py).
     decisions: list[Decision] = field(default_factory=list)
     _consents: dict[tuple[str, str], asyncio.Future[Standing]] = field(default_factory=dict)
+    _own_record: asyncio.Future[CitizenRecord | None] | None = None
 
     async def consent_for(self, citizen: str, client_id: str) -> Standing:
         """The citizen's consent for the client, read once per request however many sections ask."""
+        return await self._consent_future(citizen, client_id)
+
+    async def own_record(self) -> CitizenRecord | None:
+        """The card-registry record of the token's citizen (``Query.me``), read once per request."""
+        citizen = self.principal.citizen if self.principal else None
+        if citizen is None:
+            return None
+        if self._own_record is None:
+            self._own_record = _quiet(asyncio.ensure_future(find_citizen(citizen)))
+        return await self._own_record
+
+    def _consent_future(self, citizen: str, client_id: str) -> asyncio.Future[Standing]:
         key = (citizen, client_id)
         if key not in self._consents:
-            self._consents[key] = asyncio.ensure_future(consent.standing(citizen, client_id))
-        return await self._consents[key]
+            self._consents[key] = _quiet(asyncio.ensure_future(consent.standing(citizen, client_id)))
+        return self._consents[key]
 
     def __post_init__(self) -> None:
         self.sections = SectionLoaders(self.services.connectors)
+        principal = self.principal
+        if principal is not None and principal.citizen is not None:
+            # A citizen's token reads that citizen: start the two lookups every such query needs while
+            # the query is still being parsed. Reads only; the checks themselves run where they did.
+            self._consent_future(principal.citizen, principal.client_id)
+            self._own_record = _quiet(asyncio.ensure_future(find_citizen(principal.citizen)))
+
+
+def _quiet(future: asyncio.Future[T]) -> asyncio.Future[T]:
+    """A prefetch no resolver awaits (a query that fails validation) must not log its failure as lost."""
+    future.add_done_callback(lambda f: f.cancelled() or f.exception())
+    return future
 
 
 Info = StrawberryInfo[HubContext, None]

@@ -15,8 +15,8 @@ from schema.types.connector import Connector
 class Query:
     @strawberry.field(permission_classes=[IsCitizen], description="The citizen behind the bearer token.")
     async def me(self, info: Info) -> Citizen | None:
-        card_number = require_principal(info).citizen
-        record = await find_citizen(card_number) if card_number else None
+        require_principal(info)
+        record = await info.context.own_record()
         if record is None:
             raise CitizenNotFound("the token's citizen is not in the card registry")
         return Citizen.from_record(record)
