@@ -44,6 +44,11 @@ Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Scalar = str | int | bool
 
 
+def _exactly_one(model: BaseModel, first: str, second: str) -> None:
+    if (getattr(model, first) is None) == (getattr(model, second) is None):
+        raise ValueError(f"give exactly one of {first} and {second}")
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -81,8 +86,7 @@ class _WithSecret(_Strict):
 
     @model_validator(mode="after")
     def _one_secret(self) -> _WithSecret:
-        if (self.secret is None) == (self.secret_env is None):
-            raise ValueError("give exactly one of secret and secret_env")
+        _exactly_one(self, "secret", "secret_env")
         return self
 
     def resolved_secret(self) -> str:
@@ -166,8 +170,7 @@ class PagePagination(_Strict):
 
     @model_validator(mode="after")
     def _one_total(self) -> PagePagination:
-        if (self.total_pages is None) == (self.total_items is None):
-            raise ValueError("give exactly one of total_pages and total_items")
+        _exactly_one(self, "total_pages", "total_items")
         return self
 
 
@@ -247,8 +250,7 @@ class FieldMap(_Strict):
 
     @model_validator(mode="after")
     def _one_source(self) -> FieldMap:
-        if (self.path is None) == (self.sum is None):
-            raise ValueError("give exactly one of path and sum")
+        _exactly_one(self, "path", "sum")
         return self
 
 
@@ -342,8 +344,7 @@ class Manifest(_Strict):
 
     @model_validator(mode="after")
     def _mapping_or_adapter(self) -> Manifest:
-        if (self.mapping is None) == (self.adapter is None):
-            raise ValueError("give exactly one of mapping and adapter")
+        _exactly_one(self, "mapping", "adapter")
         if self.mapping is not None and not self.resources:
             raise ValueError("a mapping needs resources")
         if self.mapping is not None and self.responses is None:

@@ -377,17 +377,20 @@ def _converter(fm: FieldMap, target: Target, label: str) -> Callable[[Any], Any]
     return text
 
 
-def _labelled(convert: Callable[[Any], Any], label: str) -> Callable[[Any], Any]:
-    """Errors of a value conversion name the section field ("balance: expected a decimal string ...")."""
+def _named(exc: ValueError, label: str) -> ValueError:
+    """The error of a value conversion, naming the section field ("balance: expected a decimal ...")."""
+    message = str(exc)
+    return ValueError(message if message.startswith(label) else f"{label}: {message}")
 
+
+def _labelled(convert: Callable[[Any], Any], label: str) -> Callable[[Any], Any]:
     def run(value: Any) -> Any:
         try:
             return convert(value)
         except UnknownValue:
             raise
         except ValueError as exc:
-            message = str(exc)
-            raise ValueError(message if message.startswith(label) else f"{label}: {message}") from exc
+            raise _named(exc, label) from exc
 
     return run
 
@@ -433,8 +436,7 @@ def field_reader(spec: FieldMap, target: Target, label: str) -> Reader:
         except UnknownValue:
             raise
         except ValueError as exc:
-            message = str(exc)
-            raise ValueError(message if message.startswith(label) else f"{label}: {message}") from exc
+            raise _named(exc, label) from exc
 
     return one
 

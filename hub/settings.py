@@ -14,18 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from connectors.domain import AGENCY_IDS
+from connectors.registry import OVERRIDE_KEYS
 
-AGENCY_KEYS = (
-    "url",
-    "auth",
-    "header",
-    "secret",
-    "client_id",
-    "app_id",
-    "token_path",
-    "timeout_seconds",
-    "max_connections",
-)
+AGENCY_KEYS = OVERRIDE_KEYS  # the [agencies.ID] settings override a built-in manifest's
 AUTH_KINDS = ("api_key", "oauth2_client_credentials", "hmac", "none")
 MODES = ("sandbox", "production")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
