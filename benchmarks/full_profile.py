@@ -56,11 +56,11 @@ def pin(cpu: int) -> list[str]:
     return []
 
 
-def start_hub(sandbox: runner.Sandbox, env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+def start_hub(sandbox: runner.Sandbox, env: dict[str, str], port: int, cpu: int = 0) -> subprocess.Popen[bytes]:
     for agency, url in sandbox.urls.items():
         env[f"CARDHUB_AGENCY_{agency.upper()}_URL"] = url
     proc = subprocess.Popen(
-        [*pin(0), CARDHUB, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        [*pin(cpu), CARDHUB, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -90,7 +90,11 @@ async def latency(url: str, tokens: list[str], rounds: int) -> tuple[list[float]
     return [d for d, _ in cold], [d for d, _ in warm], failures
 
 
-async def throughput(url: str, tokens: list[str], seconds: float, concurrency: int) -> tuple[float, int, int]:
+async def throughput(
+    url: str | list[str], tokens: list[str], seconds: float, concurrency: int
+) -> tuple[float, int, int]:
+    """Requests per second; with several URLs (hub instances) the clients take them in turn."""
+    urls = [url] if isinstance(url, str) else url
     done = failed = 0
     deadline = time.perf_counter() + seconds
     connector = aiohttp.TCPConnector(limit=concurrency)
@@ -100,7 +104,7 @@ async def throughput(url: str, tokens: list[str], seconds: float, concurrency: i
             nonlocal done, failed
             i = k
             while time.perf_counter() < deadline:
-                _, ok = await one(session, url, tokens[i % len(tokens)])
+                _, ok = await one(session, urls[i % len(urls)], tokens[i % len(tokens)])
                 done += ok
                 failed += not ok
                 i += concurrency
@@ -152,6 +156,9 @@ def main() -> None:
         **os.environ,
         "CARDHUB_DATABASE_URL": f"sqlite://{workdir}/bench.sqlite3",
         "CARDHUB_LOG_LEVEL": "WARNING",
+        # The agency path itself: with the cache on, warm reads would be cache hits
+        # (benchmarks/cache_and_instances.py measures those).
+        "CARDHUB_CACHE_URL": "off",
     }
     port = runner.free_port()
     url = f"http://127.0.0.1:{port}/graphql"

@@ -47,6 +47,7 @@ class Connector(ABC):
     name: str  # the agency's display name
     section: str  # the profile section it serves, e.g. "transit"
     health_path: str = "/openapi.json"
+    cache_ttl_seconds: int = 0  # how long an answer may be served from the cache (0: never cached)
 
     def __init__(self, client: AgencyClient) -> None:
         self.client = client

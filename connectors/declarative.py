@@ -50,6 +50,7 @@ class ManifestConnector(Connector):
         self.name = manifest.name
         self.section = manifest.section
         self.health_path = manifest.health_path
+        self.cache_ttl_seconds = manifest.cache_ttl_seconds
         self.max_items = MAX_ITEMS
         self._compiled = compile_section(manifest)
         self._pattern = re.compile(manifest.card_number_pattern) if manifest.card_number_pattern else None

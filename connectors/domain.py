@@ -19,6 +19,7 @@ AGENCY_IDS: tuple[str, ...] = ("social_security", "transit", "health", "housing_
 class SectionMeta:
     source: str  # agency id the data came from
     fetched_at: datetime
+    stale: bool = False  # served from the cache past its TTL because the agency failed (cache/sections.py)
 
 
 # --- social security -------------------------------------------------------------------------

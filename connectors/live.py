@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 from connectors import versions
@@ -35,8 +35,12 @@ class LiveConnectors(Mapping[str, Connector]):
         *,
         extra_headers: tuple[tuple[str, str], ...] = (),
         poll_seconds: float = 2.0,
+        on_change: Callable[[str], Awaitable[None]] | None = None,
+        also_poll: Callable[[], Awaitable[Any]] | None = None,
     ) -> None:
         self._overrides = overrides
+        self._on_change = on_change  # called with the section whose connector changed (the cache drops it)
+        self._also_poll = also_poll  # more work for the same poll (the cache's purge requests)
         self._extra_headers = extra_headers
         self._poll_seconds = poll_seconds
         self._by_section: dict[str, Connector] = {}
@@ -93,6 +97,7 @@ class LiveConnectors(Mapping[str, Connector]):
                     self._drop(state.agency)
                     self._versions.pop(state.agency, None)
                     log.info("connector %s is disabled", state.agency)
+                    await self._changed(state.section)
                     continue
                 record = await ConnectorVersion.get(agency=state.agency, version=state.version)
                 try:
@@ -107,6 +112,7 @@ class LiveConnectors(Mapping[str, Connector]):
                 self._versions[state.agency] = state.version
                 if old is not None:
                     self._retire(old)
+                    await self._changed(connector.section)  # a new mapping: copies made by the old one go
                 log.info("connector %s version %d is in force", state.agency, state.version)
 
     def effective(self, record: ConnectorVersion) -> Manifest:
@@ -115,6 +121,10 @@ class LiveConnectors(Mapping[str, Connector]):
         if record.registered_by == versions.BUILTIN:
             manifest = with_overrides(manifest, self._overrides(record.agency))
         return manifest
+
+    async def _changed(self, section: str) -> None:
+        if self._on_change is not None:
+            await self._on_change(section)
 
     async def _start(self, record: ConnectorVersion) -> Connector:
         connector = build_connector(self.effective(record), extra_headers=self._extra_headers)
@@ -146,5 +156,7 @@ class LiveConnectors(Mapping[str, Connector]):
             await asyncio.sleep(self._poll_seconds)
             try:
                 await self.refresh()
+                if self._also_poll is not None:
+                    await self._also_poll()
             except Exception:  # the database may be away for a moment; keep serving what runs
                 log.exception("refreshing connectors failed; trying again in %gs", self._poll_seconds)

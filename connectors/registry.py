@@ -128,6 +128,7 @@ def build_connector(manifest: Manifest, *, extra_headers: tuple[tuple[str, str],
     connector = adapter_class(manifest.adapter)(client)
     connector.agency, connector.name, connector.section = manifest.agency, manifest.name, manifest.section
     connector.health_path = manifest.health_path
+    connector.cache_ttl_seconds = manifest.cache_ttl_seconds
     return connector
 
 

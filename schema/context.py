@@ -15,6 +15,7 @@ from auth.consent import Standing
 from auth.principal import Principal
 from auth.registry import Citizen as CitizenRecord
 from auth.registry import find_citizen
+from cache.sections import SectionCache
 from connectors.base import Connector
 from connectors.lifecycle import Policy
 from schema.loaders import SectionLoaders
@@ -30,6 +31,7 @@ class Services:
     default_page_size: int = 20
     max_page_size: int = 100
     connector_policy: Policy = field(default_factory=Policy)  # where agency connectors may point
+    cache: SectionCache | None = None  # None: every read goes to the agency
 
 
 @dataclass
@@ -64,7 +66,7 @@ class HubContext:
         return self._consents[key]
 
     def __post_init__(self) -> None:
-        self.sections = SectionLoaders(self.services.connectors)
+        self.sections = SectionLoaders(self.services.connectors, self.services.cache)
         principal = self.principal
         if principal is not None and principal.citizen is not None:
             # A citizen's token reads that citizen: start the two lookups every such query needs while

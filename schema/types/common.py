@@ -29,8 +29,12 @@ def money(value: Decimal) -> Money:
 @strawberry.type(description="Where a section's data came from and when the hub fetched it.")
 class SectionMeta:
     source: str = strawberry.field(description="Agency id, e.g. `transit`.")
-    fetched_at: datetime
+    fetched_at: datetime = strawberry.field(description="When the hub read this from the agency.")
+    stale: bool = strawberry.field(
+        description="True when the agency failed just now and this is the hub's last copy, older than the "
+        "agency's cache lifetime (fetchedAt says how old). False for a fresh or cached-within-lifetime answer."
+    )
 
     @classmethod
     def from_domain(cls, meta: domain.SectionMeta) -> SectionMeta:
-        return cls(source=meta.source, fetched_at=meta.fetched_at)
+        return cls(source=meta.source, fetched_at=meta.fetched_at, stale=meta.stale)

@@ -1,0 +1,82 @@
+"""Where cached entries live: one small interface, an in-process backend and a Redis backend.
+
+A backend stores opaque entries under string keys with an expiry, and a counter per name
+(generations: bumping one makes every key built from it unreachable at once). It never sees a token.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections import OrderedDict
+from typing import Any
+
+
+class CacheUnavailable(Exception):
+    """The backend could not be reached; callers fall back to the agency."""
+
+
+class CacheBackend(ABC):
+    name: str
+
+    @abstractmethod
+    async def get(self, key: str) -> Any | None: ...
+
+    @abstractmethod
+    async def set(self, key: str, value: Any, expire_seconds: float) -> None: ...
+
+    @abstractmethod
+    async def delete(self, *keys: str) -> None: ...
+
+    @abstractmethod
+    async def generation(self, name: str) -> int:
+        """The counter's value (0 when never bumped)."""
+
+    @abstractmethod
+    async def bump(self, name: str) -> int:
+        """Add one to the counter; return the new value."""
+
+    async def close(self) -> None:
+        return None
+
+
+class MemoryBackend(CacheBackend):
+    """A bounded LRU map in this process. Several hub processes each hold their own."""
+
+    name = "memory"
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self._entries: OrderedDict[str, tuple[Any, float]] = OrderedDict()
+        self._counters: dict[str, int] = {}
+        self._max_entries = max_entries
+
+    async def get(self, key: str) -> Any | None:
+        found = self._entries.get(key)
+        if found is None:
+            return None
+        value, expires_at = found
+        if expires_at <= time.monotonic():
+            del self._entries[key]
+            return None
+        self._entries.move_to_end(key)
+        return value
+
+    async def set(self, key: str, value: Any, expire_seconds: float) -> None:
+        self._entries[key] = (value, time.monotonic() + expire_seconds)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max_entries:
+            self._entries.popitem(last=False)
+
+    async def delete(self, *keys: str) -> None:
+        for key in keys:
+            self._entries.pop(key, None)
+
+    async def generation(self, name: str) -> int:
+        return self._counters.get(name, 0)
+
+    async def bump(self, name: str) -> int:
+        self._counters[name] = self._counters.get(name, 0) + 1
+        return self._counters[name]
+
+    def __len__(self) -> int:
+        return len(self._entries)
