@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from tortoise import fields
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.indexes import Index
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
@@ -33,7 +35,7 @@ class AuditEntry(Model):
     at_ms = fields.BigIntField()  # unix time in milliseconds: an integer hashes the same on every database
     request_id = fields.CharField(max_length=64)
     client_id = fields.CharField(max_length=64)
-    citizen = fields.CharField(max_length=20, db_index=True)
+    citizen = fields.CharField(max_length=20)
     sections = fields.TextField()  # comma-separated, sorted
     outcome = fields.CharField(max_length=16)
     reason = fields.CharField(max_length=64, default="")  # the error code for a denial
@@ -42,6 +44,12 @@ class AuditEntry(Model):
 
     class Meta:
         table = "audit_log"
+        indexes = (
+            # for_citizen(): a citizen's log, newest first (id order is time order), read a page at a
+            # time. With id in the index the newest entries come straight off its end, however long
+            # the citizen's history; append() and verify() walk the primary key.
+            Index(fields=("citizen", "id"), name="audit_log_citizen_id"),
+        )
 
     @property
     def at(self) -> datetime:
@@ -72,9 +80,24 @@ def entry_hash(prev_hash: str, at_ms: int, request_id: str, client_id: str, citi
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-# Appends in this process take turns, so each reads the head the one before it wrote. Several
-# processes writing one database need a database-level lock as well (issue 5).
+# Appends in this process take turns, so each reads the head the one before it wrote; appends from
+# several processes on one database take turns through a database lock (_lock_the_chain).
 _append_lock = asyncio.Lock()
+
+CHAIN_LOCK_KEY = 7_302_514_001  # PostgreSQL advisory lock id of the audit chain
+
+
+async def _lock_the_chain(connection: BaseDBAsyncClient) -> None:
+    """Hold the chain until this transaction ends, so no other process reads the same head.
+
+    PostgreSQL: a transaction-scoped advisory lock. SQLite: a write that matches nothing, which
+    still takes the database's write lock at once (a deferred transaction would take it only at its
+    first insert, after two processes could both have read the same head); others wait for it.
+    """
+    if connection.capabilities.dialect == "postgres":
+        await connection.execute_query(f"SELECT pg_advisory_xact_lock({CHAIN_LOCK_KEY})")
+    else:
+        await connection.execute_query("UPDATE audit_log SET hash = hash WHERE id < 0")
 
 
 async def append(request_id: str, client_id: str, decisions: Iterable[Decision]) -> int:
@@ -85,7 +108,8 @@ async def append(request_id: str, client_id: str, decisions: Iterable[Decision])
     if not groups:
         return 0
     at_ms = int(time.time() * 1000)
-    async with _append_lock, in_transaction():
+    async with _append_lock, in_transaction() as connection:
+        await _lock_the_chain(connection)
         head = await AuditEntry.all().order_by("-id").only("hash").first()
         prev = head.hash if head else GENESIS
         for (citizen, outcome, reason), sections in sorted(groups.items()):
