@@ -10,14 +10,19 @@ very next one.
 from __future__ import annotations
 
 import enum
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tortoise import fields
+from tortoise.indexes import Index
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from auth.tokens import AccessToken
+
+log = logging.getLogger("cardhub.consent")
 
 DEFAULT_LIFETIME = timedelta(days=180)
 
@@ -46,6 +51,8 @@ class Consent(Model):
 
     class Meta:
         table = "consent"
+        # Its unique index serves standing() and grant() (citizen and client) and, as its leading
+        # column, for_citizen() (a citizen's consents): no index of its own is needed for either.
         unique_together = (("citizen", "client_id"),)
 
     @property
@@ -60,7 +67,7 @@ class Consent(Model):
 class ConsentEvent(Model):
     """The history: what changed, when, and the scopes after the change."""
 
-    id = fields.IntField(primary_key=True)
+    id = fields.BigIntField(primary_key=True)  # one per grant, renewal, change and expiry of 50 million consents
     consent: fields.ForeignKeyRelation[Consent] = fields.ForeignKeyField(
         "models.Consent", related_name="events", on_delete=fields.CASCADE
     )
@@ -70,6 +77,11 @@ class ConsentEvent(Model):
 
     class Meta:
         table = "consent_event"
+        indexes = (
+            # A consent's history: the consent page (consent_id IN ...) and Consent.history in GraphQL.
+            # Foreign keys get no index of their own.
+            Index(fields=("consent_id",), name="consent_event_consent"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +138,12 @@ async def grant(
     return consent
 
 
+# Called after a consent is narrowed or withdrawn, with the citizen and the scopes withdrawn (the hub
+# registers the cache's invalidation here). A failing listener is logged; the withdrawal stands.
+RevokeListener = Callable[[str, frozenset[str]], Awaitable[None]]
+REVOKE_LISTENERS: list[RevokeListener] = []
+
+
 async def revoke(citizen: str, consent_id: int, scopes: frozenset[str] | None = None) -> Consent:
     """Withdraw a whole consent (scopes None) or some of its scopes. Only the citizen's own."""
     now = _now()
@@ -153,6 +171,11 @@ async def revoke(citizen: str, consent_id: int, scopes: frozenset[str] | None = 
         await consent.save()
         action = "REVOKED" if not remaining else "NARROWED"
         await ConsentEvent.create(consent=consent, at=now, action=action, scope=consent.scope)
+    for listener in REVOKE_LISTENERS:
+        try:
+            await listener(citizen, withdrawn)
+        except Exception:
+            log.exception("a consent-revoke listener failed; the withdrawal stands")
     return consent
 
 

@@ -11,6 +11,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 from tortoise import fields
+from tortoise.indexes import Index
 from tortoise.models import Model
 
 from auth.principal import Principal
@@ -31,18 +32,24 @@ class InvalidToken(Exception):
 
 
 class AccessToken(Model):
-    id = fields.IntField(primary_key=True)
-    token_hash = fields.CharField(max_length=64, unique=True)
+    id = fields.BigIntField(primary_key=True)  # one per issue and refresh: past 2**31 within a year in a city
+    token_hash = fields.CharField(max_length=64, unique=True)  # authenticate(), revocation: by hash
     client_id = fields.CharField(max_length=64)
     citizen = fields.CharField(max_length=20, null=True)
     scope = fields.TextField()  # space-separated
     issued_at = fields.DatetimeField()
     expires_at = fields.DatetimeField()
     revoked_at = fields.DatetimeField(null=True)
-    grant_id = fields.IntField(null=True, db_index=True)  # the OAuth grant it came from (auth/oauth/grants.py)
+    # The OAuth grant it came from (auth/oauth/grants.py); indexed for grants.revoke(), which revokes
+    # every token of a grant.
+    grant_id = fields.BigIntField(null=True, db_index=True)
 
     class Meta:
         table = "access_token"
+        indexes = (
+            # consent.revoke(): withdrawing a consent revokes the citizen's tokens for that client.
+            Index(fields=("citizen", "client_id"), name="access_token_citizen_client"),
+        )
 
 
 def hash_token(raw: str) -> str:

@@ -25,7 +25,7 @@ BUILTIN = "builtin"  # registered_by of the manifests shipped with the hub
 
 class ConnectorVersion(Model):
     id = fields.IntField(primary_key=True)
-    agency = fields.CharField(max_length=40, db_index=True)
+    agency = fields.CharField(max_length=40)  # by agency: the unique (agency, version) index below
     version = fields.IntField()
     section = fields.CharField(max_length=40)
     manifest = fields.TextField()  # JSON, secret included
@@ -43,7 +43,7 @@ class ConnectorVersion(Model):
 
 class ConnectorState(Model):
     agency = fields.CharField(max_length=40, primary_key=True)
-    section = fields.CharField(max_length=40, db_index=True)
+    section = fields.CharField(max_length=40, db_index=True)  # serving(): the connector of a section
     version = fields.IntField()  # the version in force (or last in force, when disabled)
     enabled = fields.BooleanField(default=True)
     generation = fields.IntField(default=1)

@@ -12,11 +12,16 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from tortoise.contrib.starlette import RegisterTortoise
 
+from auth import consent
 from auth.login import CitizenAuthenticator
 from auth.oauth.endpoints import OAuthEndpoints
 from auth.oauth.server import Lifetimes
 from auth.web import pages
 from auth.web import session as web_session
+from cache.backend import MemoryBackend
+from cache.purges import PurgeFollower
+from cache.redis_backend import RedisBackend
+from cache.sections import SectionCache
 from connectors import lifecycle
 from connectors.domain import AGENCY_IDS
 from connectors.live import LiveConnectors
@@ -77,23 +82,52 @@ def citizen_login(settings: Settings) -> tuple[CitizenAuthenticator | None, str]
     return None, settings.session_secret or secrets.token_urlsafe(32)
 
 
+def build_cache(settings: Settings) -> SectionCache | None:
+    if settings.cache_url == "off":
+        return None
+    if settings.cache_url.startswith(("redis://", "rediss://")):
+        return SectionCache(RedisBackend(settings.cache_url), settings.cache_stale_seconds)
+    return SectionCache(MemoryBackend(settings.cache_max_entries), settings.cache_stale_seconds)
+
+
 def create_app(settings: Settings) -> Starlette:
-    connectors = LiveConnectors(builtin_overrides(settings), poll_seconds=settings.connector_poll_seconds)
+    cache = build_cache(settings)
+
+    # The cache's invalidations look the cache up when they run (the one the requests use).
+    def current_cache() -> SectionCache | None:
+        return graphql.services.cache
+
+    async def forget_section(section: str) -> None:
+        if (now := current_cache()) is not None:
+            await now.forget_section(section)
+
+    async def forget_withdrawn(citizen: str, scopes: frozenset[str]) -> None:
+        if (now := current_cache()) is not None:
+            await now.forget_citizen(citizen, scopes & set(AGENCY_IDS))
+
+    purges = PurgeFollower(current_cache)
+    connectors = LiveConnectors(
+        builtin_overrides(settings),
+        poll_seconds=settings.connector_poll_seconds,
+        on_change=forget_section,
+        also_poll=purges.apply,
+    )
     services = Services(
         connectors=connectors,
         default_page_size=settings.default_page_size,
         max_page_size=settings.max_page_size,
         connector_policy=connector_policy(settings),
+        cache=cache,
     )
+
     schema = build_schema(max_depth=settings.max_query_depth, max_aliases=settings.max_aliases)
     graphql = HubGraphQL(schema, services, graphiql=settings.graphiql_enabled)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         database.prepare(settings.database_url)
-        async with RegisterTortoise(
-            app, db_url=database.with_defaults(settings.database_url), modules=database.MODELS, generate_schemas=True
-        ):
+        async with RegisterTortoise(app, config=database.config(settings.database_url)):
+            await database.ensure_schema(sandbox=settings.is_sandbox)
             if settings.is_sandbox:
                 from hub.sandbox_seed import seed_registry
 
@@ -104,10 +138,15 @@ def create_app(settings: Settings) -> Starlette:
             if seeded:
                 log.info("registered the built-in connector manifests of %s", ", ".join(seeded))
             await connectors.start()
+            await purges.apply()  # from now on, purges requested elsewhere reach this process
+            consent.REVOKE_LISTENERS.append(forget_withdrawn)
             try:
                 yield
             finally:
+                consent.REVOKE_LISTENERS.remove(forget_withdrawn)
                 await connectors.close()
+                if (last := current_cache()) is not None:
+                    await last.close()
 
     authenticator, session_secret = citizen_login(settings)
     app = Starlette(
@@ -125,5 +164,6 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
     )
     app.state.connectors = connectors
+    app.state.graphql = graphql
     app.state.settings = settings
     return app

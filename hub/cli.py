@@ -17,7 +17,7 @@ from auth.clients import ClientType
 from connectors.domain import AGENCY_IDS
 from connectors.manifest import ManifestError
 from connectors.registry import ConnectorConfigError
-from hub import cli_connectors, database
+from hub import cli_cache, cli_connectors, cli_db, database
 from hub import settings as settings_module
 from hub.settings import Settings, SettingsError
 
@@ -33,7 +33,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings_module.load(config_file=args.config)
         result: int = args.handler(args, settings)
         return result
-    except (SettingsError, UsageError, scopes.UnknownScope, ConnectorConfigError, ManifestError) as exc:
+    except (
+        SettingsError,
+        UsageError,
+        scopes.UnknownScope,
+        ConnectorConfigError,
+        ManifestError,
+        database.SchemaError,
+    ) as exc:
         print(f"cardhub: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -100,6 +107,8 @@ def _parser() -> argparse.ArgumentParser:
     verify.set_defaults(handler=_audit_verify)
 
     cli_connectors.add_parser(sub)
+    cli_cache.add_parser(sub)
+    cli_db.add_parser(sub)
 
     demo = sub.add_parser("demo", help="sandbox agencies + hub + a ready token")
     demo.add_argument("--port", type=int, default=8000)
@@ -135,6 +144,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError("--workers must be at least 1")
     settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
     check_builtins(settings)  # refuse a bad URL or credential now, not in a worker's traceback
+    asyncio.run(database.ensure_schema_of(settings.database_url, sandbox=settings.is_sandbox))
     # Workers read their settings from the environment: hand them the address given on the command line.
     os.environ["CARDHUB_HOST"], os.environ["CARDHUB_PORT"] = settings.host, str(settings.port)
     serve(settings, workers=args.workers, config_file=args.config)

@@ -35,6 +35,11 @@ class Settings:
     graphiql: bool | None = None  # None: on in sandbox mode, off in production
     agency_timeout_seconds: float = 3.0
     agency_max_connections: int = 100
+    # The section cache: "" or "memory" in this process (the default), "redis://host:6379/0" shared by
+    # every instance (REDIS_URL when this is unset), "off" for none.
+    cache_url: str = field(default="", repr=False)  # a Redis URL may carry a password
+    cache_stale_seconds: float = 3600.0  # how long past its TTL a copy may stand in for a failing agency
+    cache_max_entries: int = 100_000  # the in-process cache's bound
     connector_poll_seconds: float = 2.0  # how soon a connector change made elsewhere is in force here
     # URL prefixes agency-registered connectors may point at ("https://api.etong.example/"); empty: any.
     agency_url_prefixes: tuple[str, ...] = ()
@@ -121,6 +126,8 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
             values[f.name] = raw
     if "database_url" not in values and env.get("DATABASE_URL"):
         values["database_url"] = env["DATABASE_URL"]
+    if "cache_url" not in values and env.get("REDIS_URL"):
+        values["cache_url"] = env["REDIS_URL"]
     agencies: dict[str, dict[str, str]] = {}
     for agency in AGENCY_IDS:
         for key in AGENCY_KEYS:
@@ -164,6 +171,8 @@ def _validated(values: dict[str, Any]) -> Settings:
         raise SettingsError(
             "setting issuer: required in production: the URL clients reach the hub at, e.g. https://hub.example"
         )
+    if settings.cache_url not in ("", "memory", "off") and not settings.cache_url.startswith(("redis://", "rediss://")):
+        raise SettingsError("setting cache_url: memory, off, or a redis:// URL")
     if settings.connector_poll_seconds < 0:
         raise SettingsError("setting connector_poll_seconds: must be 0 (off) or more")
     if settings.log_level.upper() not in LOG_LEVELS:

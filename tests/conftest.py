@@ -154,6 +154,7 @@ async def hub(sandbox: runner.Sandbox, tmp_path_factory: pytest.TempPathFactory)
         database_url=f"sqlite://{db}",
         port=runner.free_port(),
         agency_timeout_seconds=1.0,
+        cache_url="off",  # tests that count agency calls need every read to reach the agency; see cached()
     ).with_agencies({a: {"url": u} for a, u in sandbox.urls.items()})
     app = create_app(settings)
     server = EmbeddedServer(uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_config=None, lifespan="on"))
@@ -174,3 +175,41 @@ def reset_agency_stats(sandbox: runner.Sandbox, agency: str) -> None:
     req = urllib.request.Request(sandbox.url(agency) + "/_sandbox/stats/reset", data=b"", method="POST")
     with urllib.request.urlopen(req, timeout=5) as resp:
         assert resp.status == 200
+
+
+# --- PostgreSQL: a fresh database per test --------------------------------------------------------
+
+POSTGRES_SERVER = "postgres://postgres@127.0.0.1:5432"  # development and CI machines; trust auth
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """The URL of a new, empty PostgreSQL database (cardhub_test_<random>), dropped after the test.
+
+    Skips the test, saying so, when no PostgreSQL server runs on 127.0.0.1:5432; any other failure
+    (authentication, permissions) fails it.
+    """
+    import secrets
+
+    import asyncpg
+
+    async def admin() -> asyncpg.Connection:
+        return await asyncpg.connect(f"{POSTGRES_SERVER}/postgres", timeout=5)
+
+    try:
+        connection = await admin()
+    except (OSError, TimeoutError) as exc:  # refused, unreachable
+        pytest.skip(f"PostgreSQL is not running on 127.0.0.1:5432: {exc}")
+    name = f"cardhub_test_{secrets.token_hex(6)}"
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    try:
+        yield f"{POSTGRES_SERVER}/{name}"
+    finally:
+        connection = await admin()
+        try:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # a hub left connected too
+        finally:
+            await connection.close()

@@ -23,7 +23,7 @@ CODE_LIFETIME = timedelta(seconds=60)
 
 
 class AuthorizationCode(Model):
-    id = fields.IntField(primary_key=True)
+    id = fields.BigIntField(primary_key=True)  # one per authorization: 64-bit, as for tokens
     code_hash = fields.CharField(max_length=64, unique=True)
     client_id = fields.CharField(max_length=64)
     citizen = fields.CharField(max_length=20)
@@ -33,7 +33,7 @@ class AuthorizationCode(Model):
     code_challenge_method = fields.CharField(max_length=8)
     expires_at = fields.DatetimeField()
     used_at = fields.DatetimeField(null=True)
-    grant_id = fields.IntField(null=True)  # the grant its tokens belong to, once redeemed
+    grant_id = fields.BigIntField(null=True)  # the grant its tokens belong to, once redeemed
 
     class Meta:
         table = "authorization_code"

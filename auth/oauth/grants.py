@@ -12,6 +12,7 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 from tortoise import fields
+from tortoise.indexes import Index
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
@@ -21,7 +22,7 @@ REFRESH_PREFIX = "chr_"
 
 
 class Grant(Model):
-    id = fields.IntField(primary_key=True)
+    id = fields.BigIntField(primary_key=True)  # ids of token-rate tables are 64-bit (see auth/tokens.py)
     client_id = fields.CharField(max_length=64)
     citizen = fields.CharField(max_length=20, null=True)  # None: a client credentials grant
     scope = fields.TextField()
@@ -34,7 +35,7 @@ class Grant(Model):
 
 
 class RefreshToken(Model):
-    id = fields.IntField(primary_key=True)
+    id = fields.BigIntField(primary_key=True)
     token_hash = fields.CharField(max_length=64, unique=True)
     grant: fields.ForeignKeyRelation[Grant] = fields.ForeignKeyField("models.Grant", related_name="refresh_tokens")
     grant_id: int
@@ -48,6 +49,10 @@ class RefreshToken(Model):
 
     class Meta:
         table = "refresh_token"
+        indexes = (
+            # revoke(): revoking a grant revokes its refresh tokens. Foreign keys get no index of their own.
+            Index(fields=("grant_id",), name="refresh_token_grant"),
+        )
 
 
 def hash_token(raw: str) -> str:

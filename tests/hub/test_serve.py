@@ -74,6 +74,10 @@ async def test_production_mode_serves_no_graphiql_and_no_sandbox_personas(hub: R
     }
     for agency, cfg in hub.sandbox.configs().items():
         env.update({f"CARDHUB_AGENCY_{agency.upper()}_{k.upper()}": str(v) for k, v in cfg.items()})
+    # Production applies no migrations by itself: the operator does, before starting the hub.
+    upgrade = await asyncio.create_subprocess_exec(CARDHUB, "db", "upgrade", env=env, stderr=subprocess.PIPE)
+    _, err = await upgrade.communicate()
+    assert upgrade.returncode == 0, err.decode()
     proc = await asyncio.create_subprocess_exec(CARDHUB, "serve", env=env, stderr=subprocess.DEVNULL)
     try:
         await wait_for(f"http://127.0.0.1:{port}/healthz", hub.http, proc)

@@ -1,0 +1,152 @@
+"""Two hub processes, one PostgreSQL, one Redis, behave as one: a consent revoked through one is
+refused by the other on the very next request, a token revoked through one is dead on the other, and
+a section one of them read is served by the other from the shared cache."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from sandbox import runner
+from sandbox.personas import PERSONAS
+from tests.cache.conftest import redis_running
+from tests.conftest import agency_stats, reset_agency_stats
+
+CARDHUB = str(Path(sys.executable).parent / "cardhub")
+CITIZEN = PERSONAS[3].card_number
+REDIS_DB = "redis://127.0.0.1:6379/13"
+READ = "query($n: ID!) { citizen(cardNumber: $n) { transit { cardNumber meta { stale } } } }"
+
+
+class Hub:
+    """``cardhub serve`` in its own process."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.port = runner.free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        with log.open("wb") as err:
+            self.proc = subprocess.Popen(
+                [CARDHUB, "serve", "--port", str(self.port)], env=env, stdout=subprocess.DEVNULL, stderr=err
+            )
+
+    def wait_ready(self) -> None:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(self.url + "/healthz", timeout=1).close()
+                return
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise AssertionError(f"hub exited: {self.log.read_text()[-2000:]}") from None
+                time.sleep(0.1)
+        raise AssertionError("hub did not start")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture
+def env(postgres_url: str, sandbox: runner.Sandbox) -> Iterator[dict[str, str]]:
+    if not redis_running():
+        pytest.skip("Redis is not running on 127.0.0.1:6379 (the project's development and CI machines run it)")
+    subprocess.run(["redis-cli", "-n", "13", "flushdb"], check=False, capture_output=True)
+    values = {
+        **os.environ,
+        "CARDHUB_DATABASE_URL": postgres_url,
+        "CARDHUB_CACHE_URL": REDIS_DB,
+        "CARDHUB_LOG_LEVEL": "WARNING",
+        "CARDHUB_AGENCY_TIMEOUT_SECONDS": "1",
+        **{f"CARDHUB_AGENCY_{a.upper()}_URL": u for a, u in sandbox.urls.items()},
+    }
+    yield values
+    subprocess.run(["redis-cli", "-n", "13", "flushdb"], check=False, capture_output=True)
+
+
+@pytest.fixture
+async def hubs(env: dict[str, str], tmp_path: Path) -> AsyncIterator[tuple[Hub, Hub]]:
+    first = Hub(env, tmp_path / "first.log")
+    await asyncio.to_thread(first.wait_ready)  # the first prepares the database; then the second joins
+    second = Hub(env, tmp_path / "second.log")
+    try:
+        await asyncio.to_thread(second.wait_ready)
+        yield first, second
+    finally:
+        first.stop()
+        second.stop()
+
+
+def cli(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run([CARDHUB, *args], env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+async def graphql(hub: Hub, query: str, token: str, variables: dict[str, Any] | None = None) -> tuple[int, Any]:
+    async with aiohttp.ClientSession() as http, http.post(
+        hub.url + "/graphql", json={"query": query, "variables": variables or {}},
+        headers={"Authorization": f"Bearer {token}"},
+    ) as resp:  # fmt: skip
+        return resp.status, await resp.json(content_type=None)
+
+
+async def test_a_revoke_through_one_instance_holds_on_the_other_at_once(
+    hubs: tuple[Hub, Hub], env: dict[str, str], sandbox: runner.Sandbox
+) -> None:
+    one, other = hubs
+    created = json.loads(cli(env, "clients", "create", "--name", "Bus App", "--type", "agency", "--scope", "transit",
+                             "--purpose", "Shows your bus balance", "--json"))  # fmt: skip
+    client = created["client_id"]
+    granted = cli(env, "consent", "grant", "--persona", CITIZEN, "--client", client, "--scope", "transit")
+    consent_id = re.search(r"consent (\d+):", granted)
+    assert consent_id is not None
+    agency_token = cli(env, "token", "--client", client)
+    citizen_token = cli(env, "token", "--persona", CITIZEN)
+
+    _, body = await graphql(one, READ, agency_token, {"n": CITIZEN})
+    assert body["data"]["citizen"]["transit"]["cardNumber"]
+    reset_agency_stats(sandbox, "transit")
+    _, body = await graphql(other, READ, agency_token, {"n": CITIZEN})
+    assert body["data"]["citizen"]["transit"]["cardNumber"]
+    assert not [i for i in agency_stats(sandbox, "transit")["intervals"] if "/token" not in i["path"]], (
+        "the other instance should have served the copy the first one stored in Redis"
+    )
+
+    revoke = "mutation($id: ID!) { revokeConsent(consentId: $id) { status } }"
+    _, body = await graphql(one, revoke, citizen_token, {"id": consent_id.group(1)})
+    assert body["data"]["revokeConsent"]["status"] == "REVOKED"
+    _, body = await graphql(other, READ, agency_token, {"n": CITIZEN})  # the very next request
+    assert body["data"]["citizen"]["transit"] is None
+    assert body["errors"][0]["extensions"]["code"] == "CONSENT_REVOKED"
+
+
+async def test_a_token_revoked_through_one_instance_is_dead_on_the_other(
+    hubs: tuple[Hub, Hub], env: dict[str, str]
+) -> None:
+    one, other = hubs
+    token = cli(env, "token", "--persona", CITIZEN)
+    status, _ = await graphql(other, "{ me { name } }", token)
+    assert status == 200
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(one.url + "/oauth/revoke", data={"token": token, "client_id": "sandbox-console"}) as resp,
+    ):
+        assert resp.status == 200
+    status, body = await graphql(other, "{ me { name } }", token)
+    assert status == 401, body
