@@ -28,6 +28,7 @@ from connectors.live import LiveConnectors
 from connectors.registry import agency_auth, builtin_manifest, with_overrides
 from hub import database
 from hub.graphql_app import HubGraphQL
+from hub.outage import STORE_ERRORS, store_error_handler
 from hub.readiness import healthz, readyz
 from hub.settings import Settings
 from schema.context import Services
@@ -160,7 +161,7 @@ def create_app(settings: Settings) -> Starlette:
             ).routes(),
         ],
         middleware=[web_session.middleware(session_secret, https_only=not settings.is_sandbox)],
-        exception_handlers=pages.EXCEPTION_HANDLERS,
+        exception_handlers={**pages.EXCEPTION_HANDLERS, **dict.fromkeys(STORE_ERRORS, store_error_handler)},
         lifespan=lifespan,
     )
     app.state.connectors = connectors

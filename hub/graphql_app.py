@@ -24,6 +24,7 @@ from strawberry.types import ExecutionResult
 from auth.bearer import InvalidRequest, bearer_token
 from auth.principal import Principal
 from auth.tokens import InvalidToken, authenticate
+from hub.outage import STORE_ERRORS, store_unavailable
 from schema.context import HubContext, Services
 from schema.errors import code_request_errors
 from schema.schema import HubSchema
@@ -51,6 +52,10 @@ class HubGraphQL(GraphQL[HubContext, None]):
         except (InvalidRequest, InvalidToken) as exc:
             log.info("refused bearer token (%s: %s) request_id=%s", exc.error, exc, request_id)
             await _unauthorized(exc.error, str(exc), request_id)(scope, receive, send)
+            return
+        except STORE_ERRORS as exc:  # the token cannot be checked: refuse, clearly, and keep serving
+            log.error("the hub's database is unavailable (%s) request_id=%s", type(exc).__name__, request_id)
+            await store_unavailable(request_id)(scope, receive, send)
             return
 
         async def send_with_id(message: dict[str, object]) -> None:
