@@ -29,6 +29,10 @@ class CacheBackend(ABC):
     async def delete(self, *keys: str) -> None: ...
 
     @abstractmethod
+    async def count(self, name: str, window_seconds: float) -> int:
+        """Add one to a counter that starts afresh ``window_seconds`` after its first count; return it."""
+
+    @abstractmethod
     async def generation(self, name: str) -> int:
         """The counter's value (0 when never bumped)."""
 
@@ -48,6 +52,7 @@ class MemoryBackend(CacheBackend):
     def __init__(self, max_entries: int = 100_000) -> None:
         self._entries: OrderedDict[str, tuple[Any, float]] = OrderedDict()
         self._counters: dict[str, int] = {}
+        self._windows: dict[str, tuple[int, float]] = {}
         self._max_entries = max_entries
 
     async def get(self, key: str) -> Any | None:
@@ -70,6 +75,14 @@ class MemoryBackend(CacheBackend):
     async def delete(self, *keys: str) -> None:
         for key in keys:
             self._entries.pop(key, None)
+
+    async def count(self, name: str, window_seconds: float) -> int:
+        now = time.monotonic()
+        value, expires_at = self._windows.get(name, (0, 0.0))
+        if expires_at <= now:
+            value, expires_at = 0, now + window_seconds
+        self._windows[name] = (value + 1, expires_at)
+        return value + 1
 
     async def generation(self, name: str) -> int:
         return self._counters.get(name, 0)

@@ -50,6 +50,17 @@ class RedisBackend(CacheBackend):
         except (RedisError, OSError) as exc:
             raise CacheUnavailable(f"redis: {type(exc).__name__}") from exc
 
+    async def count(self, name: str, window_seconds: float) -> int:
+        key = PREFIX + "count:" + name
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.incr(key)
+                pipe.pexpire(key, max(1, int(window_seconds * 1000)), nx=True)
+                value, _ = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise CacheUnavailable(f"redis: {type(exc).__name__}") from exc
+        return int(value)
+
     async def generation(self, name: str) -> int:
         try:
             raw = await self._redis.get(PREFIX + "gen:" + name)

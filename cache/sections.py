@@ -33,7 +33,7 @@ from cache import codec
 from cache.backend import CacheBackend, CacheUnavailable
 from connectors.base import Connector
 from connectors.domain import AGENCY_IDS, Section
-from connectors.errors import AgencyError
+from connectors.errors import AgencyError, AgencyRateLimited, AgencyTimeout, AgencyUnavailable
 from connectors.mapping import SECTION_TYPES
 
 log = logging.getLogger("cardhub.cache")
@@ -53,12 +53,26 @@ class CacheStats:
     misses: int = 0
     stale_served: int = 0
     backend_errors: int = 0
+    circuit_refusals: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Circuit:
+    """After ``failures`` unavailable or timed-out reads of a section within ``window_seconds``, the
+    section's agency is not called for ``open_seconds``: reads get a stale copy or fail at once
+    instead of each waiting out the timeout. Kept in the backend: with Redis, every instance shares
+    it, so a failing agency is spared the whole city's retries."""
+
+    failures: int = 5
+    window_seconds: float = 30.0
+    open_seconds: float = 15.0
 
 
 class SectionCache:
-    def __init__(self, backend: CacheBackend, stale_seconds: float = 3600.0) -> None:
+    def __init__(self, backend: CacheBackend, stale_seconds: float = 3600.0, circuit: Circuit = Circuit()) -> None:
         self.backend = backend
         self.stale_seconds = stale_seconds
+        self.circuit = circuit
         self.stats = CacheStats()
         self._flights: dict[str, asyncio.Future[Section | None]] = {}
         self._shared = backend.name != "memory"  # values cross processes: encode them
@@ -86,7 +100,17 @@ class SectionCache:
         self, connector: Connector, card_number: str, key: str | None, old: Stored | None
     ) -> Section | None:
         try:
-            section = await connector.fetch(card_number)
+            if await self._circuit_open(connector.section):
+                self.stats.circuit_refusals += 1
+                raise AgencyUnavailable(
+                    connector.agency, "failed repeatedly just now; the hub is sparing it for a few seconds"
+                )
+            try:
+                section = await connector.fetch(card_number)
+            except (AgencyUnavailable, AgencyTimeout) as exc:
+                if not isinstance(exc, AgencyRateLimited):  # our own limit says nothing about the agency
+                    await self._failed(connector.section)
+                raise
         except AgencyError:
             if old is not None and old.section is not None:
                 age = time.time() - old.stored_at
@@ -100,6 +124,25 @@ class SectionCache:
         if key is not None:
             await self._write(key, Stored(time.time(), section), connector.cache_ttl_seconds + self.stale_seconds)
         return section
+
+    async def _circuit_open(self, section: str) -> bool:
+        try:
+            return await self.backend.get(f"circuit:{section}") is not None
+        except CacheUnavailable as exc:
+            self._backend_failed(exc)
+            return False
+
+    async def _failed(self, section: str) -> None:
+        try:
+            failures = await self.backend.count(f"failures:{section}", self.circuit.window_seconds)
+            if failures >= self.circuit.failures:  # again at once when a first call after an opening fails
+                await self.backend.set(f"circuit:{section}", "open", self.circuit.open_seconds)
+                log.warning(
+                    "%s failed %d times within %gs: not calling it for %gs",
+                    section, failures, self.circuit.window_seconds, self.circuit.open_seconds,
+                )  # fmt: skip
+        except CacheUnavailable as exc:
+            self._backend_failed(exc)
 
     # --- invalidation ------------------------------------------------------------------------------
 

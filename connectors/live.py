@@ -37,7 +37,9 @@ class LiveConnectors(Mapping[str, Connector]):
         poll_seconds: float = 2.0,
         on_change: Callable[[str], Awaitable[None]] | None = None,
         also_poll: Callable[[], Awaitable[Any]] | None = None,
+        shared_limit: Callable[[], Callable[[str, float], Awaitable[float]] | None] = lambda: None,
     ) -> None:
+        self._shared_limit = shared_limit  # the rate limit shared by all instances, if there is one now
         self._overrides = overrides
         self._on_change = on_change  # called with the section whose connector changed (the cache drops it)
         self._also_poll = also_poll  # more work for the same poll (the cache's purge requests)
@@ -128,6 +130,7 @@ class LiveConnectors(Mapping[str, Connector]):
 
     async def _start(self, record: ConnectorVersion) -> Connector:
         connector = build_connector(self.effective(record), extra_headers=self._extra_headers)
+        connector.client.shared_limit = self._shared_limit()
         await connector.client.start()
         return connector
 

@@ -12,6 +12,7 @@ import json
 import logging
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote_plus, urlencode, urlsplit
@@ -115,6 +116,9 @@ class AgencyClient:
         self.stats = CallStats()
         self._session: aiohttp.ClientSession | None = None
         self._base_path = urlsplit(endpoint.base_url).path.rstrip("/")
+        # Shared by every hub instance (set by the hub when its cache is shared): agency, per second ->
+        # 0 to go now, or seconds to wait.
+        self.shared_limit: Callable[[str, float], Awaitable[float]] | None = None
         limit = endpoint.rate_limit
         self._limiter = RateLimiter(*limit) if limit is not None else None
 
@@ -169,19 +173,29 @@ class AgencyClient:
         raise AssertionError("unreachable")
 
     async def _throttle(self) -> None:
-        if self._limiter is None:
-            return
-        wait = self._limiter.reserve()
-        if wait > self.endpoint.timeout_seconds:
-            self._limiter.give_back()
-            self.stats.calls += 1
-            self.stats.failures += 1
-            self.stats.outcomes.append(True)
-            self.stats.last_error = "RATE_LIMITED"
-            log.warning("hub-side rate limit reached: %s", self.agency)
-            raise AgencyRateLimited(self.agency, "the hub's rate limit towards this agency is reached")
-        if wait:
-            await asyncio.sleep(wait)
+        if self._limiter is not None:
+            wait = self._limiter.reserve()
+            if wait > self.endpoint.timeout_seconds:
+                self._limiter.give_back()
+                self._refuse()
+            if wait:
+                await asyncio.sleep(wait)
+        if self.shared_limit is not None and self.endpoint.rate_limit is not None:
+            # Every instance's calls to this agency, counted together (cache/limits.py).
+            waited = 0.0
+            while (pause := await self.shared_limit(self.agency, self.endpoint.rate_limit[0])) > 0:
+                waited += pause
+                if waited > self.endpoint.timeout_seconds:
+                    self._refuse()
+                await asyncio.sleep(pause)
+
+    def _refuse(self) -> None:
+        self.stats.calls += 1
+        self.stats.failures += 1
+        self.stats.outcomes.append(True)
+        self.stats.last_error = "RATE_LIMITED"
+        log.warning("hub-side rate limit reached: %s", self.agency)
+        raise AgencyRateLimited(self.agency, "the hub's rate limit towards this agency is reached")
 
     async def _call(self, method: str, path: str, query: str, body: bytes) -> AgencyResponse:
         await self._throttle()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,6 +19,7 @@ from auth.oauth.server import Lifetimes
 from auth.web import pages
 from auth.web import session as web_session
 from cache.backend import MemoryBackend
+from cache.limits import SharedRate
 from cache.purges import PurgeFollower
 from cache.redis_backend import RedisBackend
 from cache.sections import SectionCache
@@ -106,12 +107,17 @@ def create_app(settings: Settings) -> Starlette:
         if (now := current_cache()) is not None:
             await now.forget_citizen(citizen, scopes & set(AGENCY_IDS))
 
+    def shared_limit() -> Callable[[str, float], Awaitable[float]] | None:
+        now = current_cache()
+        return SharedRate(now.backend).allow if now is not None and now.backend.name != "memory" else None
+
     purges = PurgeFollower(current_cache)
     connectors = LiveConnectors(
         builtin_overrides(settings),
         poll_seconds=settings.connector_poll_seconds,
         on_change=forget_section,
         also_poll=purges.apply,
+        shared_limit=shared_limit,
     )
     services = Services(
         connectors=connectors,
