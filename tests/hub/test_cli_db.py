@@ -6,33 +6,18 @@ import asyncio
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from hub.cli_db import where
+from tests.hub.test_cli import CARDHUB
 from tests.hub.test_database import make_premigration_database
-
-# The console script's main, with `db` added where hub/cli.py does not add it yet (a no-op once it does).
-MAIN = """
-import argparse, sys
-from hub import cli, cli_db
-plain = cli._parser
-def parser():
-    built = plain()
-    sub = next(a for a in built._actions if isinstance(a, argparse._SubParsersAction))
-    if "db" not in sub.choices:
-        cli_db.add_parser(sub)
-    return built
-cli._parser = parser
-sys.exit(cli.main(sys.argv[1:]))
-"""
 
 
 def cardhub_db(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", MAIN, "db", *args],
+        [CARDHUB, "db", *args],
         check=False,
         capture_output=True,
         text=True,
