@@ -34,7 +34,7 @@ from cache.backend import CacheBackend, CacheUnavailable
 from connectors.base import Connector
 from connectors.domain import AGENCY_IDS, Section
 from connectors.errors import AgencyError, AgencyRateLimited, AgencyTimeout, AgencyUnavailable
-from connectors.mapping import SECTION_TYPES
+from connectors.section_types import SECTION_TYPES
 
 log = logging.getLogger("cardhub.cache")
 

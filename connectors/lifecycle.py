@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from connectors import versions
 from connectors.domain import Section
 from connectors.errors import AgencyAuthFailed, AgencyError
-from connectors.manifest import REDACTED, Manifest, ManifestError, Problem, from_data, parse
-from connectors.mapping import SECTION_TYPES
+from connectors.manifest import REDACTED, Manifest, ManifestError, Problem
+from connectors.manifest_parsing import from_data, parse
 from connectors.registry import build_connector, builtin_manifest
+from connectors.section_types import SECTION_TYPES
 from connectors.versions import ConnectorState, ConnectorVersion, VersionError
 
 log = logging.getLogger("cardhub.connectors")

@@ -1,10 +1,9 @@
 """The connector manifest: everything the hub needs to reach one agency and map its answers into one
 profile section, declared in TOML (or JSON) instead of written in Python.
 
-``parse`` turns text into a ``Manifest`` or raises ``ManifestError`` listing every problem with the path
-it sits at ("auth.secret: field required"). The schema checks shapes here; ``connectors.mapping`` checks
-the mapping against the section's types; the contract test (``connectors.lifecycle``) checks it against
-the live agency. The published JSON Schema (docs/connector-manifest.schema.json) is ``json_schema()``.
+The models here check shapes (pydantic; ``connectors.manifest_parsing`` reads text into them and
+names each problem's path); ``connectors.mapping_checks`` checks the mapping against the section's
+types; the contract test (``connectors.lifecycle``) checks it against the live agency.
 """
 
 from __future__ import annotations
@@ -12,8 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tomllib
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
@@ -24,7 +21,6 @@ from pydantic import (
     Field,
     SecretStr,
     StringConstraints,
-    ValidationError,
     field_validator,
     model_validator,
 )
@@ -32,7 +28,6 @@ from pydantic import (
 from connectors.domain import AGENCY_IDS
 
 MANIFEST_VERSION = 1
-MAX_MANIFEST_BYTES = 64 * 1024  # the five sandbox manifests are 2-4 KiB each
 REDACTED = "<redacted>"  # stands for a secret in exports; registering it keeps the active version's secret
 SECTIONS: tuple[str, ...] = AGENCY_IDS  # the profile sections a connector can serve
 
@@ -372,79 +367,3 @@ class Manifest(_Strict):
     def keeps_active_secret(self) -> bool:
         secret = getattr(self.auth, "secret", None)
         return isinstance(secret, SecretStr) and secret.get_secret_value() == REDACTED
-
-
-@dataclass(frozen=True)
-class Parsed:
-    manifest: Manifest
-    source_format: str  # "toml" or "json"
-
-
-def parse(text: str | bytes, *, source_format: str | None = None) -> Manifest:
-    """Text (TOML, or JSON when it starts with "{") -> a checked Manifest, or ManifestError."""
-    raw = text.encode() if isinstance(text, str) else text
-    if len(raw) > MAX_MANIFEST_BYTES:
-        raise ManifestError.at("", f"manifest is larger than the limit of {MAX_MANIFEST_BYTES} bytes")
-    try:
-        decoded = raw.decode("utf-8").removeprefix("\ufeff")  # a byte order mark some editors write
-    except UnicodeDecodeError:
-        raise ManifestError.at("", "manifest is not UTF-8 text") from None
-    fmt = source_format or ("json" if decoded.lstrip().startswith("{") else "toml")
-    try:
-        data = json.loads(decoded) if fmt == "json" else tomllib.loads(decoded)
-    except (ValueError, RecursionError) as exc:
-        raise ManifestError.at("", f"not valid {fmt.upper()}: {exc}") from None
-    if not isinstance(data, dict):
-        raise ManifestError.at("", "a manifest is a table (an object) at the top")
-    return from_data(data)
-
-
-def from_data(data: dict[str, Any]) -> Manifest:
-    try:
-        manifest = Manifest.model_validate(data)
-    except ValidationError as exc:
-        raise ManifestError([_problem(e) for e in exc.errors(include_url=False, include_input=False)]) from None
-    from connectors.mapping import check  # the mapping against the section's own types
-
-    check(manifest)
-    return manifest
-
-
-def _problem(error: Any) -> Problem:
-    loc = [str(part) for part in error["loc"]]
-    # Tagged unions put the tag in the location ("auth.api_key.header"); the tag is not in the file.
-    cleaned = [p for i, p in enumerate(loc) if not (i and loc[i - 1] in _TAGGED and p in _TAGGED[loc[i - 1]])]
-    message = str(error["msg"])
-    if error["type"] == "extra_forbidden":
-        message = "unknown key"
-    elif error["type"] == "missing":
-        message = "required"
-    elif error["type"] == "union_tag_invalid":
-        message = message.replace("Input tag", "value")
-    return Problem(path=".".join(cleaned), reason=message.removeprefix("Value error, "))
-
-
-_TAGGED = {
-    "auth": frozenset({"api_key", "oauth2_client_credentials", "hmac", "none"}),
-    "pagination": frozenset({"page", "offset", "cursor"}),
-}
-
-
-def json_schema() -> dict[str, Any]:
-    """The published schema (docs/connector-manifest.schema.json; ``cardhub connectors schema``)."""
-    schema: dict[str, Any] = _bare_paths(Manifest.model_json_schema(by_alias=True))
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = "https://cardhub.example/schemas/connector-manifest-v1.json"
-    schema["title"] = "Citizen Card Hub connector manifest, version 1"
-    return schema
-
-
-def _bare_paths(node: Any) -> Any:
-    """A field mapping may be a bare path string: say so wherever the schema refers to FieldMap."""
-    if isinstance(node, dict):
-        if node.get("$ref") == "#/$defs/FieldMap":
-            return {"anyOf": [{"type": "string", "description": "A path, the same as {path = ...}"}, node]}
-        return {k: _bare_paths(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_bare_paths(v) for v in node]
-    return node

@@ -16,7 +16,8 @@ from connectors.domain import AGENCY_IDS
 from connectors.manifest import ApiKeyAuth as ApiKeySpec
 from connectors.manifest import ClientCredentialsAuth as ClientCredentialsSpec
 from connectors.manifest import HmacAuth as HmacSpec
-from connectors.manifest import Manifest, ManifestError, from_data, parse
+from connectors.manifest import Manifest, ManifestError
+from connectors.manifest_parsing import from_data, parse
 from connectors.runtime import AgencyClient, AgencyEndpoint, RetryPolicy
 
 BUILTIN_DIR = Path(__file__).parent / "manifests"

@@ -18,7 +18,8 @@ from tortoise import fields
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
-from connectors.manifest import Manifest, ManifestError, from_data
+from connectors.manifest import Manifest, ManifestError
+from connectors.manifest_parsing import from_data
 
 BUILTIN = "builtin"  # registered_by of the manifests shipped with the hub
 

@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 
 from connectors import lifecycle, versions
 from connectors.domain import Section
-from connectors.manifest import MAX_MANIFEST_BYTES, Manifest, ManifestError, json_schema, parse
+from connectors.manifest import Manifest, ManifestError
+from connectors.manifest_parsing import MAX_MANIFEST_BYTES, json_schema, parse
 from connectors.versions import ConnectorState, ConnectorVersion, VersionError
 from hub import database
 from hub.app import builtin_agencies, builtin_overrides, connector_policy

@@ -14,7 +14,7 @@ import pytest
 from connectors import versions
 from connectors.domain import Library
 from connectors.live import LiveConnectors
-from connectors.manifest import from_data
+from connectors.manifest_parsing import from_data
 from sandbox.personas import PERSONAS
 from sandbox.runner import Sandbox
 from tests.conftest import RunningHub, manifest_data

@@ -9,16 +9,8 @@ from typing import Any
 import pytest
 
 from connectors.domain import AGENCY_IDS
-from connectors.manifest import (
-    MAX_MANIFEST_BYTES,
-    REDACTED,
-    Manifest,
-    ManifestError,
-    NoAuth,
-    Problem,
-    json_schema,
-    parse,
-)
+from connectors.manifest import REDACTED, Manifest, ManifestError, NoAuth, Problem
+from connectors.manifest_parsing import MAX_MANIFEST_BYTES, json_schema, parse
 from connectors.registry import ConnectorConfigError, adapter_class, builtin_manifest, with_overrides
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -297,7 +289,7 @@ def test_mapping_and_adapter_together() -> None:
     assert "exactly one of mapping and adapter" in only(problems(data)).reason
 
 
-# --- the mapping against the section's types (connectors.mapping.check) ------------------------------
+# --- the mapping against the section's types (connectors.mapping_checks.check) ------------------------------
 
 
 def test_field_the_section_does_not_have() -> None:

@@ -22,9 +22,10 @@ from connectors.domain import (
     Transit,
     TripMode,
 )
-from connectors.manifest import from_data
-from connectors.mapping import CompiledSection, compile_section, fields_table, path_reader
+from connectors.manifest_parsing import from_data
+from connectors.mapping import CompiledSection, compile_section, path_reader
 from connectors.registry import builtin_manifest
+from connectors.section_types import fields_table
 
 META = SectionMeta(source="test", fetched_at=datetime(2026, 3, 1, tzinfo=UTC))
 

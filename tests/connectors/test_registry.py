@@ -8,7 +8,8 @@ import pytest
 
 from connectors import lifecycle
 from connectors.domain import Library
-from connectors.manifest import Manifest, ManifestError, from_data
+from connectors.manifest import Manifest, ManifestError
+from connectors.manifest_parsing import from_data
 from connectors.registry import adapter_class, build_connector
 from connectors.runtime import RetryPolicy
 from sandbox.personas import PERSONAS

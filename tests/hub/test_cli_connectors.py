@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import tomli_w
 
-from connectors.manifest import json_schema
+from connectors.manifest_parsing import json_schema
 from sandbox import credentials
 from sandbox.runner import Sandbox
 from tests.conftest import manifest_data

@@ -18,7 +18,7 @@ from cache.backend import MemoryBackend
 from cache.sections import SectionCache, Stored
 from connectors import versions
 from connectors.live import LiveConnectors
-from connectors.manifest import from_data
+from connectors.manifest_parsing import from_data
 from sandbox.personas import PERSONAS
 from tests.conftest import RunningHub, agency_stats, manifest_data, reset_agency_stats
 
