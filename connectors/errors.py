@@ -43,3 +43,9 @@ class AgencyAuthFailed(AgencyError):
     """The agency refused the hub's credentials: a configuration problem on our side or theirs."""
 
     code = "AGENCY_UNAVAILABLE"
+
+
+class AgencyAddressRefused(AgencyError):
+    """The hub's outbound policy refuses the agency's address (internal, or not https): never sent, never retried."""
+
+    code = "AGENCY_UNAVAILABLE"

@@ -1,6 +1,10 @@
 """The shared HTTP runtime: one aiohttp ClientSession per agency, its own connection limit and
 timeout, auth applied to every call, and every failure mapped to a typed ``AgencyError``.
 
+Every request goes only where the endpoint's ``OutboundPolicy`` allows (connectors/outbound.py): the URL is
+checked before any credential is computed, names resolve only to allowed addresses, and redirects are
+never followed (an agency's 3xx is a bad answer), so an agency cannot point the hub at its own network.
+
 Nothing above this module sees aiohttp.
 """
 
@@ -21,6 +25,7 @@ import aiohttp
 
 from connectors.agency_auth import AgencyAuth
 from connectors.errors import (
+    AgencyAddressRefused,
     AgencyAuthFailed,
     AgencyBadResponse,
     AgencyError,
@@ -28,6 +33,7 @@ from connectors.errors import (
     AgencyTimeout,
     AgencyUnavailable,
 )
+from connectors.outbound import OutboundPolicy, OutboundRefused, PolicyResolver
 
 log = logging.getLogger("cardhub.connectors")
 
@@ -61,6 +67,8 @@ class AgencyEndpoint:
     extra_headers: tuple[tuple[str, str], ...] = ()  # e.g. the sandbox's fault header in demos and tests
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     rate_limit: tuple[float, int] | None = None  # (requests per second, burst), per hub process
+    # The hub always passes its own; the default (sandbox: loopback and plain http allowed) serves tests.
+    outbound: OutboundPolicy = field(default_factory=OutboundPolicy.sandbox)
 
 
 class RateLimiter:
@@ -115,6 +123,7 @@ class AgencyClient:
         self.agency = endpoint.agency
         self.stats = CallStats()
         self._session: aiohttp.ClientSession | None = None
+        self._resolver: PolicyResolver | None = None
         self._base_path = urlsplit(endpoint.base_url).path.rstrip("/")
         # Shared by every hub instance (set by the hub when its cache is shared): agency, per second ->
         # 0 to go now, or seconds to wait.
@@ -124,8 +133,10 @@ class AgencyClient:
 
     async def start(self) -> None:
         if self._session is None:
+            # Every connection to a name goes through the policy's resolver (an IP literal is checked by URL).
+            self._resolver = PolicyResolver(self.endpoint.outbound)
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.endpoint.max_connections),
+                connector=aiohttp.TCPConnector(limit=self.endpoint.max_connections, resolver=self._resolver),
                 timeout=aiohttp.ClientTimeout(
                     total=self.endpoint.timeout_seconds, sock_connect=self.endpoint.connect_timeout_seconds
                 ),
@@ -133,12 +144,16 @@ class AgencyClient:
                 raise_for_status=False,
                 # One session serves every citizen: a cookie set for one must never ride along for another.
                 cookie_jar=aiohttp.DummyCookieJar(),
+                trust_env=False,  # no proxy from the environment: the policy decides where requests go
             )
 
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        if self._resolver is not None:  # ours, so the connector leaves it open
+            await self._resolver.close()
+            self._resolver = None
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -206,8 +221,9 @@ class AgencyClient:
         try:
             # Signed as sent: a base URL with a path of its own ("https://gw.example/si") is part of it.
             full_path = self._base_path + path
-            headers = await self.endpoint.auth.headers(self, method, full_path, query, body)
             url = self.endpoint.base_url.rstrip("/") + path + (f"?{query}" if query else "")
+            self._check_url(url)  # before the auth headers: no credential is produced for a refused URL
+            headers = await self.endpoint.auth.headers(self, method, full_path, query, body)
             response = await self._send(method, url, headers, body)
         except AgencyError as exc:
             self.stats.failures += 1
@@ -228,11 +244,22 @@ class AgencyClient:
         self.stats.last_success_at = time.time()
         return response
 
+    def _check_url(self, url: str) -> None:
+        try:
+            self.endpoint.outbound.check_url(url)
+        except OutboundRefused as exc:
+            raise AgencyAddressRefused(self.agency, f"the hub does not call {exc}") from None
+
     async def _send(self, method: str, url: str, headers: dict[str, str], body: bytes) -> AgencyResponse:
         try:
-            async with self.session.request(method, url, headers=headers, data=body or None) as resp:
+            async with self.session.request(
+                method, url, headers=headers, data=body or None, allow_redirects=False
+            ) as resp:
+                self._refuse_redirect(resp.status, "agency")
                 raw = await self._read_bounded(resp)
                 status = resp.status
+        except OutboundRefused as exc:  # from the resolver: no connection was attempted
+            raise AgencyAddressRefused(self.agency, f"the hub does not call {exc}") from None
         except TimeoutError as exc:
             raise AgencyTimeout(self.agency, f"no answer within {self.endpoint.timeout_seconds:g}s") from exc
         except aiohttp.ClientError as exc:
@@ -240,12 +267,25 @@ class AgencyClient:
         if status >= 500 and not _looks_like_json(raw):
             return AgencyResponse(status=status, body=None)
         try:
-            parsed = json.loads(raw) if raw else None
-        except (ValueError, UnicodeDecodeError) as exc:
+            parsed = self._parse_json(raw, status)
+        except AgencyBadResponse:
             if status >= 500:
                 return AgencyResponse(status=status, body=None)
-            raise AgencyBadResponse(self.agency, f"answer is not JSON (HTTP {status})") from exc
+            raise
         return AgencyResponse(status=status, body=parsed)
+
+    def _refuse_redirect(self, status: int, who: str) -> None:
+        # Following one would carry the hub's headers to wherever the agency points, internal or not.
+        if 300 <= status < 400:
+            raise AgencyBadResponse(
+                self.agency, f"{who} answered a redirect (HTTP {status}); the hub does not follow redirects"
+            )
+
+    def _parse_json(self, raw: bytes, status: int) -> Any:
+        try:
+            return json.loads(raw) if raw else None
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nesting too deep
+            raise AgencyBadResponse(self.agency, f"answer is not JSON the hub accepts (HTTP {status})") from exc
 
     async def _read_bounded(self, resp: aiohttp.ClientResponse) -> bytes:
         """The whole body, refused past MAX_BODY_BYTES without reading the rest into memory."""
@@ -263,19 +303,26 @@ class AgencyClient:
     async def fetch_client_credentials_token(self, token_path: str, client_id: str, secret: str) -> tuple[str, int]:
         """POST the token endpoint (client_secret_basic). Returns (access_token, expires_in)."""
         url = self.endpoint.base_url.rstrip("/") + token_path
+        self._check_url(url)  # before the secret is encoded into a header
         try:
             async with self.session.post(
                 url,
                 data={"grant_type": "client_credentials"},
                 headers={"Authorization": client_secret_basic(client_id, secret)},
+                allow_redirects=False,
             ) as resp:
                 status = resp.status
-                payload = await resp.json(content_type=None) if status < 500 else None
+                self._refuse_redirect(status, "token endpoint")
+                raw = await self._read_bounded(resp) if status < 500 else b""
+        except OutboundRefused as exc:
+            raise AgencyAddressRefused(self.agency, f"the hub does not call {exc}") from None
         except TimeoutError as exc:
             raise AgencyTimeout(self.agency, "token endpoint did not answer") from exc
         except aiohttp.ClientError as exc:
             raise AgencyUnavailable(self.agency, f"token endpoint unreachable ({type(exc).__name__})") from exc
-        except ValueError as exc:
+        try:
+            payload = self._parse_json(raw, status)
+        except AgencyBadResponse as exc:
             raise AgencyBadResponse(self.agency, "token endpoint answered with something that is not JSON") from exc
         if status >= 500:
             raise AgencyUnavailable(self.agency, f"token endpoint answered HTTP {status}")
