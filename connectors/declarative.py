@@ -24,6 +24,7 @@ from connectors.errors import AgencyAuthFailed, AgencyBadResponse, AgencyError, 
 from connectors.keymap import KeyMap
 from connectors.manifest import CursorPagination, Manifest, Match, OffsetPagination, PagePagination, Resource
 from connectors.mapping import compile_section, path_reader
+from connectors.patterns import linear_pattern
 from connectors.runtime import AgencyClient, AgencyResponse
 
 T = TypeVar("T")
@@ -53,7 +54,8 @@ class ManifestConnector(Connector):
         self.cache_ttl_seconds = manifest.cache_ttl_seconds
         self.max_items = MAX_ITEMS
         self._compiled = compile_section(manifest)
-        self._pattern = re.compile(manifest.card_number_pattern) if manifest.card_number_pattern else None
+        # RE2: the agency's pattern runs in time linear in the card number (connectors/patterns.py).
+        self._pattern = linear_pattern(manifest.card_number_pattern) if manifest.card_number_pattern else None
         resources = manifest.resources
         self._independent = [n for n, r in resources.items() if set(r.placeholders()) <= {"card_number"}]
         self._dependent = [n for n in resources if n not in self._independent]

@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from connectors.domain import AGENCY_IDS
+from connectors.patterns import linear_pattern
 
 MANIFEST_VERSION = 1
 REDACTED = "<redacted>"  # stands for a secret in exports; registering it keeps the active version's secret
@@ -331,10 +332,7 @@ class Manifest(_Strict):
     @classmethod
     def _pattern(cls, value: str | None) -> str | None:
         if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"not a regular expression: {exc}") from None
+            linear_pattern(value)  # PatternRefused (a ValueError) says why: only RE2 patterns run here
         return value
 
     @model_validator(mode="after")
