@@ -217,9 +217,13 @@ class Resource(_Strict):
 # --- mapping ------------------------------------------------------------------------------------
 
 
+# strptime compiles its format into a regular expression, on the event loop: keep formats short.
+DateFormat = Annotated[str, StringConstraints(min_length=2, max_length=40)]
+
+
 class Reformat(_Strict):
-    from_: Annotated[str, Field(alias="from")] = Field(description="strptime format of the agency's value")
-    to: str = Field(description="strftime format of the hub's value")
+    from_: Annotated[DateFormat, Field(alias="from")] = Field(description="strptime format of the agency's value")
+    to: DateFormat = Field(description="strftime format of the hub's value")
 
 
 class FieldMap(_Strict):

@@ -196,7 +196,7 @@ def _strptime_format(fmt: str) -> bool:
     try:
         sample = datetime(2024, 3, 5, 6, 7, 8).strftime(fmt)
         datetime.strptime(sample, fmt)
-    except ValueError:
+    except (ValueError, re.error):  # strptime turns the format into a regex: "%d %d" names a group twice
         return False
     return True
 

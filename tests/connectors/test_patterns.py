@@ -178,6 +178,24 @@ def test_linear_pattern_matches_in_full() -> None:
         linear_pattern(r"(\d)\1")
 
 
+# --- strptime formats: strptime compiles them into regular expressions ---------------------------------
+
+
+def test_a_date_format_naming_a_directive_twice_is_refused_cleanly(sandbox: Sandbox) -> None:
+    # strptime's regex would name the group "d" twice: re.error, not ValueError, used to escape the checks.
+    data = manifest_data(sandbox, AGENCY)
+    data["mapping"]["lists"]["visits"]["fields"]["on"]["date"] = "%d %d"
+    problems = refused(data)
+    assert [p.path for p in problems] == ["mapping.lists.visits.fields.on.date"]
+
+
+def test_a_reformat_format_is_short(sandbox: Sandbox) -> None:
+    data = manifest_data(sandbox, "social_security")
+    data["mapping"]["lists"]["contributions"]["fields"]["period"]["reformat"]["from"] = "%Y" + " a" * 30_000
+    problems = refused(data)
+    assert [p.path for p in problems] == ["mapping.lists.contributions.fields.period.reformat.from"]
+
+
 # --- a hostile agency's answers ---------------------------------------------------------------------------
 
 
