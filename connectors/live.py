@@ -18,6 +18,7 @@ from typing import Any
 from connectors import versions
 from connectors.base import Connector
 from connectors.manifest import Manifest, ManifestError
+from connectors.policy import ConnectorPolicy, NotYourSection
 from connectors.registry import ConnectorConfigError, build_connector, with_overrides
 from connectors.versions import ConnectorVersion
 
@@ -33,12 +34,14 @@ class LiveConnectors(Mapping[str, Connector]):
         self,
         overrides: Overrides = lambda agency: {},
         *,
+        policy: ConnectorPolicy | None = None,
         extra_headers: tuple[tuple[str, str], ...] = (),
         poll_seconds: float = 2.0,
         on_change: Callable[[str], Awaitable[None]] | None = None,
         also_poll: Callable[[], Awaitable[Any]] | None = None,
         shared_limit: Callable[[], Callable[[str, float], Awaitable[float]] | None] = lambda: None,
     ) -> None:
+        self.policy = policy or ConnectorPolicy()
         self._shared_limit = shared_limit  # the rate limit shared by all instances, if there is one now
         self._overrides = overrides
         self._on_change = on_change  # called with the section whose connector changed (the cache drops it)
@@ -103,9 +106,18 @@ class LiveConnectors(Mapping[str, Connector]):
                     continue
                 record = await ConnectorVersion.get(agency=state.agency, version=state.version)
                 try:
+                    # Checked when registered; checked again here, where it would serve citizens: the
+                    # binding or the environment may have changed, or the row been written by other means.
+                    self.policy.check_section(record.agency, record.section)
                     connector = await self._start(record)
+                except NotYourSection as exc:  # whatever ran before must not serve the section either
+                    log.error("connector %s version %d refused: %s", state.agency, state.version, exc)
+                    if old is not None:
+                        self._drop(state.agency)
+                        self._versions.pop(state.agency, None)
+                        await self._changed(old.section)
+                    continue
                 except (ManifestError, ConnectorConfigError) as exc:
-                    # Checked when registered; here only the environment can have changed (a secret_env).
                     log.error("connector %s version %d cannot run here: %s", state.agency, state.version, exc)
                     continue
                 if old is not None and old.section != connector.section:
@@ -119,7 +131,7 @@ class LiveConnectors(Mapping[str, Connector]):
 
     def effective(self, record: ConnectorVersion) -> Manifest:
         """The manifest as this hub runs it: a built-in one with the operator's settings applied."""
-        manifest = record.parsed()
+        manifest = record.parsed(self.policy.sealer)
         if record.registered_by == versions.BUILTIN:
             manifest = with_overrides(manifest, self._overrides(record.agency))
         return manifest
@@ -129,7 +141,9 @@ class LiveConnectors(Mapping[str, Connector]):
             await self._on_change(section)
 
     async def _start(self, record: ConnectorVersion) -> Connector:
-        connector = build_connector(self.effective(record), extra_headers=self._extra_headers)
+        connector = build_connector(
+            self.effective(record), extra_headers=self._extra_headers, outbound=self.policy.outbound
+        )
         connector.client.shared_limit = self._shared_limit()
         await connector.client.start()
         return connector

@@ -32,7 +32,9 @@ MANIFEST_VERSION = 1
 REDACTED = "<redacted>"  # stands for a secret in exports; registering it keeps the active version's secret
 SECTIONS: tuple[str, ...] = AGENCY_IDS  # the profile sections a connector can serve
 
-Id = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
+# No "__" and no "_" at the end: an agency's environment variables are CARDHUB_CONNECTOR_<ID>__*, and
+# with these rules no agency's prefix is the start of another's.
+Id = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$", min_length=2, max_length=40)]
 # A dotted path into a JSON document: "data.loans", "registered_clinic.clinic_name".
 FieldPath = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$", max_length=200)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=60, pattern=r"^[A-Za-z0-9_\-]+$")]
@@ -77,7 +79,9 @@ class _WithSecret(_Strict):
         default=None, description=f'The secret itself; never printed. "{REDACTED}" keeps the active version\'s.'
     )
     secret_env: Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,99}$")] | None = Field(
-        default=None, description="Name of an environment variable of the hub holding the secret instead."
+        default=None,
+        description="Name of an environment variable of the hub holding the secret instead; the operator sets "
+        "aside CARDHUB_CONNECTOR_<AGENCY>__<NAME> for each agency, and a manifest may name only its own agency's.",
     )
 
     @model_validator(mode="after")
@@ -85,14 +89,34 @@ class _WithSecret(_Strict):
         _exactly_one(self, "secret", "secret_env")
         return self
 
-    def resolved_secret(self) -> str:
+    def resolved_secret(self, agency: str) -> str:
         if self.secret is not None:
             return self.secret.get_secret_value()
         assert self.secret_env is not None
+        # Checked when the manifest was read too; checked again here, where the value is taken.
+        check_secret_env(agency, self.secret_env)
         value = os.environ.get(self.secret_env)
         if not value:
             raise ManifestError.at("auth.secret_env", f"the hub's environment has no {self.secret_env}")
         return value
+
+
+def secret_env_prefix(agency: str) -> str:
+    return f"CARDHUB_CONNECTOR_{agency.upper()}__"
+
+
+def secret_env_refusal(agency: str, name: str) -> str | None:
+    """An agency's manifest may read only the variables the operator set aside for that agency: never a
+    hub setting (CARDHUB_SESSION_SECRET, DATABASE_URL, ...) and never another agency's."""
+    prefix = secret_env_prefix(agency)
+    if name.startswith(prefix) and len(name) > len(prefix):
+        return None
+    return f"must name a variable the operator set aside for this agency: {prefix}<NAME>"
+
+
+def check_secret_env(agency: str, name: str) -> None:
+    if (reason := secret_env_refusal(agency, name)) is not None:
+        raise ManifestError.at("auth.secret_env", reason)
 
 
 class ApiKeyAuth(_WithSecret):
@@ -358,8 +382,8 @@ class Manifest(_Strict):
     def to_toml(self) -> str:
         return tomli_w.dumps(self.secret_free())
 
-    def stored(self) -> str:
-        """The manifest as JSON with its secret, for the database only."""
+    def secret_json(self) -> str:
+        """The manifest as JSON with its secret in the clear: to seal before storing, never to print."""
         data = self.model_dump(mode="json", by_alias=True, exclude_none=True)
         if self.auth.kind != "none" and isinstance(self.auth, _WithSecret) and self.auth.secret is not None:
             data["auth"]["secret"] = self.auth.secret.get_secret_value()

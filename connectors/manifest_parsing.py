@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from connectors.manifest import Manifest, ManifestError, Problem
+from connectors.manifest import Manifest, ManifestError, Problem, check_secret_env
 
 MAX_MANIFEST_BYTES = 64 * 1024  # the five sandbox manifests are 2-4 KiB each
 
@@ -43,6 +43,9 @@ def from_data(data: dict[str, Any]) -> Manifest:
     from connectors.mapping_checks import check  # the mapping against the section's own types
 
     check(manifest)
+    secret_env = getattr(manifest.auth, "secret_env", None)
+    if secret_env is not None:
+        check_secret_env(manifest.agency, secret_env)
     return manifest
 
 

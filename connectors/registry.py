@@ -18,6 +18,7 @@ from connectors.manifest import ClientCredentialsAuth as ClientCredentialsSpec
 from connectors.manifest import HmacAuth as HmacSpec
 from connectors.manifest import Manifest, ManifestError
 from connectors.manifest_parsing import from_data, parse
+from connectors.outbound import OutboundPolicy
 from connectors.runtime import AgencyClient, AgencyEndpoint, RetryPolicy
 
 BUILTIN_DIR = Path(__file__).parent / "manifests"
@@ -54,7 +55,7 @@ def with_overrides(manifest: Manifest, cfg: Mapping[str, Any]) -> Manifest:
         raise ConnectorConfigError(f"{manifest.agency}: unknown settings {sorted(unknown)}")
     if not cfg:
         return manifest
-    data = json.loads(manifest.stored())
+    data = json.loads(manifest.secret_json())
     if "url" in cfg:
         data["base_url"] = str(cfg["url"])
     for key in ("timeout_seconds", "max_connections"):
@@ -81,15 +82,19 @@ def with_overrides(manifest: Manifest, cfg: Mapping[str, Any]) -> Manifest:
 def agency_auth(manifest: Manifest) -> AgencyAuth:
     spec = manifest.auth
     if isinstance(spec, ApiKeySpec):
-        return ApiKeyAuth(header=spec.header, key=spec.resolved_secret())
+        return ApiKeyAuth(header=spec.header, key=spec.resolved_secret(manifest.agency))
     if isinstance(spec, ClientCredentialsSpec):
-        return ClientCredentialsAuth(spec.token_path, spec.client_id, spec.resolved_secret())
+        return ClientCredentialsAuth(spec.token_path, spec.client_id, spec.resolved_secret(manifest.agency))
     if isinstance(spec, HmacSpec):
-        return HmacAuth(app_id=spec.app_id, secret=spec.resolved_secret())
+        return HmacAuth(app_id=spec.app_id, secret=spec.resolved_secret(manifest.agency))
     return NoAuth()
 
 
-def endpoint(manifest: Manifest, extra_headers: tuple[tuple[str, str], ...] = ()) -> AgencyEndpoint:
+def endpoint(
+    manifest: Manifest, extra_headers: tuple[tuple[str, str], ...] = (), outbound: OutboundPolicy | None = None
+) -> AgencyEndpoint:
+    """The HTTP side of a connector; ``outbound`` None is the sandbox's policy (tools and tests only:
+    the hub always passes its own)."""
     rate = manifest.rate_limit
     return AgencyEndpoint(
         agency=manifest.agency,
@@ -104,6 +109,7 @@ def endpoint(manifest: Manifest, extra_headers: tuple[tuple[str, str], ...] = ()
             on=frozenset(manifest.retry.on),
         ),
         rate_limit=None if rate is None else (rate.requests_per_second, rate.burst),
+        outbound=outbound or OutboundPolicy.sandbox(),
     )
 
 
@@ -121,9 +127,11 @@ def adapter_class(name: str) -> type[Connector]:
     return cls
 
 
-def build_connector(manifest: Manifest, *, extra_headers: tuple[tuple[str, str], ...] = ()) -> Connector:
+def build_connector(
+    manifest: Manifest, *, extra_headers: tuple[tuple[str, str], ...] = (), outbound: OutboundPolicy | None = None
+) -> Connector:
     """A connector for the manifest, not yet started (``await connector.client.start()``)."""
-    client = AgencyClient(endpoint(manifest, extra_headers))
+    client = AgencyClient(endpoint(manifest, extra_headers, outbound))
     if manifest.adapter is None:
         return ManifestConnector(client, manifest)
     connector = adapter_class(manifest.adapter)(client)
@@ -144,5 +152,5 @@ def builtin_connector(
     (top-level keys, e.g. ``timeout_seconds``), for tools, tests and benchmarks."""
     manifest = with_overrides(builtin_manifest(agency), cfg or {})
     if changes:
-        manifest = from_data({**json.loads(manifest.stored()), **changes})
+        manifest = from_data({**json.loads(manifest.secret_json()), **changes})
     return build_connector(manifest, extra_headers=extra_headers)

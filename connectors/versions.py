@@ -3,14 +3,16 @@
 A version is never changed or deleted: registering adds one, rollback and disable only move the
 ``ConnectorState`` pointer, in one transaction. ``generation`` counts the changes of a state row so
 every hub process can see cheaply that it must rebuild that connector (``connectors.live``).
-The stored manifest holds the agency's secret: the database is where the hub keeps it; nothing
-read from here is printed or returned with its secret (``Manifest.secret_free``).
+The stored manifest holds the agency's secret sealed (AES-256-GCM under the ``secrets_key``, bound to
+the agency: ``keys.sealing``); nothing read from here is printed or returned with its secret
+(``Manifest.secret_free``). ``reseal`` puts every stored secret under the current key after a rotation.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -20,6 +22,9 @@ from tortoise.transactions import in_transaction
 
 from connectors.manifest import Manifest, ManifestError
 from connectors.manifest_parsing import from_data
+from keys.sealing import SealError, Sealer, is_sealed
+
+log = logging.getLogger("cardhub.connectors")
 
 BUILTIN = "builtin"  # registered_by of the manifests shipped with the hub
 
@@ -29,7 +34,7 @@ class ConnectorVersion(Model):
     agency = fields.CharField(max_length=40)  # by agency: the unique (agency, version) index below
     version = fields.IntField()
     section = fields.CharField(max_length=40)
-    manifest = fields.TextField()  # JSON, secret included
+    manifest = fields.TextField()  # JSON, its secret sealed
     digest = fields.CharField(max_length=64)  # sha256 of the manifest without its secret
     registered_by = fields.CharField(max_length=80)  # a client id, "cli", or "builtin"
     registered_at = fields.DatetimeField()
@@ -38,8 +43,19 @@ class ConnectorVersion(Model):
         table = "connector_version"
         unique_together = (("agency", "version"),)
 
-    def parsed(self) -> Manifest:
-        return from_data(json.loads(self.manifest))
+    def parsed(self, sealer: Sealer) -> Manifest:
+        """The manifest with its secret opened. ManifestError when it no longer opens or validates."""
+        data = json.loads(self.manifest)
+        secret = data["auth"].get("secret")
+        if isinstance(secret, str) and is_sealed(secret):
+            try:
+                data["auth"]["secret"] = sealer.open(secret, _context(self.agency)).decode()
+            except SealError as exc:
+                raise ManifestError.at("auth.secret", f"stored secret of version {self.version}: {exc}") from None
+        elif secret is not None:
+            log.warning("connector %s version %d keeps its secret in the clear: run `cardhub secrets rotate`",
+                        self.agency, self.version)  # fmt: skip
+        return from_data(data)
 
 
 class ConnectorState(Model):
@@ -63,6 +79,39 @@ class VersionError(ValueError):
 class Current:
     state: ConnectorState
     version: ConnectorVersion
+
+
+def _context(agency: str) -> bytes:
+    return f"connector secret:{agency}".encode()
+
+
+def sealed_json(manifest: Manifest, sealer: Sealer) -> str:
+    """The manifest as stored: JSON with its secret sealed for its agency."""
+    data = json.loads(manifest.secret_json())
+    secret = data["auth"].get("secret")
+    if secret is not None:
+        data["auth"]["secret"] = sealer.seal(secret.encode(), _context(manifest.agency))
+    return json.dumps(data, ensure_ascii=False, sort_keys=True)
+
+
+async def reseal(sealer: Sealer) -> tuple[int, int]:
+    """Seal every stored secret under the current key (after a rotation, or one stored in the clear),
+    in one transaction. Returns (resealed, versions in all). A secret no listed key opens stops it."""
+    resealed = 0
+    async with in_transaction():
+        records = await ConnectorVersion.all().select_for_update().order_by("id")
+        for record in records:
+            data = json.loads(record.manifest)
+            secret = data["auth"].get("secret")
+            if secret is None or sealer.is_current(secret):
+                continue
+            context = _context(record.agency)
+            plain = sealer.open(secret, context) if is_sealed(secret) else secret.encode()
+            data["auth"]["secret"] = sealer.seal(plain, context)
+            record.manifest = json.dumps(data, ensure_ascii=False, sort_keys=True)
+            await record.save(update_fields=["manifest"])
+            resealed += 1
+    return resealed, len(records)
 
 
 def digest(manifest: Manifest) -> str:
@@ -90,7 +139,7 @@ async def serving(section: str) -> ConnectorState | None:
     return await ConnectorState.get_or_none(section=section, enabled=True)
 
 
-async def add_and_activate(manifest: Manifest, by: str) -> ConnectorVersion:
+async def add_and_activate(manifest: Manifest, by: str, sealer: Sealer) -> ConnectorVersion:
     """Store a new version and put it in force, in one transaction."""
     now = datetime.now(UTC)
     async with in_transaction():
@@ -105,7 +154,7 @@ async def add_and_activate(manifest: Manifest, by: str) -> ConnectorVersion:
             agency=manifest.agency,
             version=number,
             section=manifest.section,
-            manifest=manifest.stored(),
+            manifest=sealed_json(manifest, sealer),
             digest=digest(manifest),
             registered_by=by,
             registered_at=now,

@@ -15,6 +15,7 @@ from connectors import versions
 from connectors.domain import Library
 from connectors.live import LiveConnectors
 from connectors.manifest_parsing import from_data
+from connectors.policy import ConnectorPolicy
 from sandbox.personas import PERSONAS
 from sandbox.runner import Sandbox
 from tests.conftest import RunningHub, manifest_data
@@ -52,7 +53,7 @@ async def test_a_version_activated_elsewhere_is_in_force_after_the_poll(live: Li
     old = live[AGENCY]
     data = library_data(sandbox)
     data["cache_ttl_seconds"] = 5
-    record = await versions.add_and_activate(from_data(data), "another instance")
+    record = await versions.add_and_activate(from_data(data), "another instance", ConnectorPolicy().sealer)
     await eventually_version(live, record.version)
     assert live[AGENCY] is not old
     assert isinstance(await live[AGENCY].fetch(CARD), Library)
@@ -79,14 +80,14 @@ async def test_disable_and_enable_elsewhere_follow_too(live: LiveConnectors) -> 
 async def test_a_version_that_cannot_run_here_leaves_the_old_one_in_force(
     live: LiveConnectors, sandbox: Sandbox, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("CARDHUB_TEST_LIBRARY_KEY", raising=False)
+    monkeypatch.delenv("CARDHUB_CONNECTOR_LIBRARY__TEST_KEY", raising=False)
     old, old_version = live[AGENCY], live.version_of(AGENCY)
     data = library_data(sandbox)
     del data["auth"]["secret"]
-    data["auth"]["secret_env"] = "CARDHUB_TEST_LIBRARY_KEY"  # set on the instance that registered it only
+    data["auth"]["secret_env"] = "CARDHUB_CONNECTOR_LIBRARY__TEST_KEY"  # set on the instance that registered it only
     with caplog.at_level(logging.ERROR, logger="cardhub.connectors"):
-        await versions.add_and_activate(from_data(data), "another instance")
+        await versions.add_and_activate(from_data(data), "another instance", ConnectorPolicy().sealer)
         await live.refresh()
     assert live[AGENCY] is old and live.version_of(AGENCY) == old_version
-    assert "CARDHUB_TEST_LIBRARY_KEY" in caplog.text
+    assert "CARDHUB_CONNECTOR_LIBRARY__TEST_KEY" in caplog.text
     assert isinstance(await live[AGENCY].fetch(CARD), Library)

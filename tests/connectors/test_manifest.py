@@ -18,7 +18,7 @@ from connectors.registry import ConnectorConfigError, adapter_class, builtin_man
 
 def data_of(agency: str) -> dict[str, Any]:
     """A fresh, mutable copy of a shipped manifest as plain data, secret included."""
-    loaded: dict[str, Any] = json.loads(builtin_manifest(agency).stored())
+    loaded: dict[str, Any] = json.loads(builtin_manifest(agency).secret_json())
     return loaded
 
 
@@ -85,7 +85,7 @@ def test_toml_export_round_trips_except_the_secret(agency: str) -> None:
 @pytest.mark.parametrize("agency", AGENCY_IDS)
 def test_stored_keeps_the_secret_and_round_trips_exactly(agency: str) -> None:
     manifest = builtin_manifest(agency)
-    stored = manifest.stored()
+    stored = manifest.secret_json()
     assert json.loads(stored)["auth"]["secret"] == secret_of(manifest)
     assert parse(stored) == manifest
 
@@ -111,7 +111,7 @@ def test_errors_do_not_echo_a_misplaced_secret() -> None:
 @pytest.mark.parametrize("agency", AGENCY_IDS)
 def test_json_reads_like_toml(agency: str) -> None:
     manifest = builtin_manifest(agency)
-    text = json.dumps(json.loads(manifest.stored()), ensure_ascii=False, indent=2)
+    text = json.dumps(json.loads(manifest.secret_json()), ensure_ascii=False, indent=2)
     assert parse(text) == manifest
     assert parse("\n  " + text) == manifest  # leading whitespace still reads as JSON
     assert parse(text.encode(), source_format="json") == manifest
@@ -230,7 +230,7 @@ def test_base_url_loses_its_trailing_slash() -> None:
 
 def test_secret_and_secret_env_together() -> None:
     data = data_of("transit")
-    data["auth"]["secret_env"] = "TRANSIT_SECRET"
+    data["auth"]["secret_env"] = "CARDHUB_CONNECTOR_TRANSIT__SECRET"
     problem = only(problems(data))
     assert problem.path == "auth"
     assert "exactly one of secret and secret_env" in problem.reason
@@ -247,10 +247,10 @@ def test_neither_secret_nor_secret_env() -> None:
 def test_secret_env_alone_is_accepted() -> None:
     data = data_of("transit")
     del data["auth"]["secret"]
-    data["auth"]["secret_env"] = "TRANSIT_SECRET"
+    data["auth"]["secret_env"] = "CARDHUB_CONNECTOR_TRANSIT__SECRET"
     manifest = parse(json.dumps(data))
     assert "secret" not in manifest.secret_free()["auth"]
-    assert manifest.secret_free()["auth"]["secret_env"] == "TRANSIT_SECRET"
+    assert manifest.secret_free()["auth"]["secret_env"] == "CARDHUB_CONNECTOR_TRANSIT__SECRET"
 
 
 def test_card_number_pattern_must_compile() -> None:

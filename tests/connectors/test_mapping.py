@@ -363,7 +363,7 @@ def test_contributions_newest_first() -> None:
 
 
 def test_ascending_order_when_asked() -> None:
-    data = json.loads(builtin_manifest("health").stored())
+    data = json.loads(builtin_manifest("health").secret_json())
     data["mapping"]["lists"]["visits"]["order"] = "asc"
     section = compile_section(from_data(data)).build(
         {"resident": resident()},
@@ -429,7 +429,7 @@ def test_fields_table_lists_items_too() -> None:
 
 def test_integer_codes_map_through_text_keys_and_numbers_read_as_text() -> None:
     # TOML keys are text: an agency sending concession code 2 is mapped with "2" = "SENIOR".
-    data = json.loads(builtin_manifest("transit").stored())
+    data = json.loads(builtin_manifest("transit").secret_json())
     data["mapping"]["fields"]["concession"]["enum"] = {"1": "NONE", "2": "SENIOR"}
     section = compile_section(from_data(data))
     transit = section.build({"card": transit_card(concession=2, cardNumber=12345678)}, {"trips": []}, META)

@@ -10,6 +10,7 @@ from connectors import lifecycle
 from connectors.domain import Library
 from connectors.manifest import Manifest, ManifestError
 from connectors.manifest_parsing import from_data
+from connectors.policy import ConnectorPolicy
 from connectors.registry import adapter_class, build_connector
 from connectors.runtime import RetryPolicy
 from sandbox.personas import PERSONAS
@@ -53,7 +54,7 @@ async def test_a_python_adapter_registered_by_entry_point_serves_its_section(san
         "library",
         sandbox.url("library"),
     )
-    section = await lifecycle.contract_test(manifest)  # the same gate as any manifest
+    section = await lifecycle.contract_test(manifest, ConnectorPolicy())  # the same gate as any manifest
     assert isinstance(section, Library)
     assert section.loans == () and section.card_number
 
@@ -82,7 +83,7 @@ async def test_a_contract_test_fails_for_a_citizen_the_agency_does_not_know(sand
     no_library = next(p for p in PERSONAS if p.has("no_library"))
     data["contract"]["test_card_number"] = no_library.card_number
     with pytest.raises(lifecycle.ContractFailed) as failed:
-        await lifecycle.contract_test(from_data(data))
+        await lifecycle.contract_test(from_data(data), ConnectorPolicy())
     assert failed.value.problems[0].path == "contract.test_card_number"
 
 
