@@ -11,8 +11,12 @@ The order of things, on every read (``schema/loaders.py`` calls ``fetch``):
    with ``meta.stale = true`` (stale-if-error); otherwise the failure goes to the client as before.
 
 "No account at this agency" is cached too. Keys name the section, two generations (one for the
-section, bumped when its connector changes; one for everything, bumped by a purge) and a digest of
-the card number; values hold the section's data and when it was stored. Neither holds a token.
+section, bumped when its connector changes; one for everything, bumped by a purge) and an HMAC of the
+card number under the ``cache_key`` (a bare hash of a 12-digit number is reversed by trying them all);
+values hold the section's data and when it was stored, sealed with AES-256-GCM under the same key
+(bound to their cache key, so a value moved under another citizen's key does not open) whenever the
+backend is shared. Neither holds a token. A rotation of the key leaves the old entries unreadable:
+a cold cache, nothing worse.
 The backend failing (Redis away) makes every read a miss and every write a no-op: requests go to
 the agency, and the cache is used again as soon as the backend answers.
 """
@@ -22,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import hmac
 import json
 import logging
 import time
@@ -35,6 +40,8 @@ from connectors.base import Connector
 from connectors.domain import AGENCY_IDS, Section
 from connectors.errors import AgencyError, AgencyRateLimited, AgencyTimeout, AgencyUnavailable
 from connectors.section_types import SECTION_TYPES
+from keys.keyring import CACHE, KeySet
+from keys.sealing import Sealer, SealError
 
 log = logging.getLogger("cardhub.cache")
 
@@ -69,13 +76,22 @@ class Circuit:
 
 
 class SectionCache:
-    def __init__(self, backend: CacheBackend, stale_seconds: float = 3600.0, circuit: Circuit = Circuit()) -> None:
+    def __init__(
+        self,
+        backend: CacheBackend,
+        stale_seconds: float = 3600.0,
+        circuit: Circuit = Circuit(),
+        keys: KeySet | None = None,  # None: a key of this process only (instances sharing a backend need one key)
+    ) -> None:
         self.backend = backend
         self.stale_seconds = stale_seconds
         self.circuit = circuit
         self.stats = CacheStats()
         self._flights: dict[str, asyncio.Future[Section | None]] = {}
-        self._shared = backend.name != "memory"  # values cross processes: encode them
+        self._shared = backend.name != "memory"  # values cross processes: encode and seal them
+        keys = keys or KeySet.ephemeral(CACHE)
+        self._name_key = keys.derive("cache names hmac-sha256")
+        self._sealer = Sealer(keys, "cache values")
 
     async def fetch(self, connector: Connector, card_number: str) -> Section | None:
         ttl = connector.cache_ttl_seconds
@@ -176,7 +192,7 @@ class SectionCache:
         except CacheUnavailable as exc:
             self._backend_failed(exc)
             return None
-        digest = hashlib.sha256(card_number.encode()).hexdigest()[:32]
+        digest = hmac.new(self._name_key, card_number.encode(), hashlib.sha256).hexdigest()[:32]
         return f"s:{section}:{everything}.{this}:{digest}"
 
     async def _read(self, key: str, section: str) -> Stored | None:
@@ -191,19 +207,20 @@ class SectionCache:
             found: Stored = raw
             return found
         try:
-            data = json.loads(raw)
+            data = json.loads(self._sealer.open(raw, key.encode()))
             body = data["section"]
             return Stored(
                 float(data["stored_at"]), None if body is None else codec.decode(SECTION_TYPES[section], body)
             )
-        except (ValueError, KeyError, TypeError) as exc:  # written by another version: a miss, not an error
+        except (SealError, ValueError, KeyError, TypeError) as exc:  # another version or key: a miss, not an error
             log.warning("unreadable cache entry for %s dropped: %s", section, type(exc).__name__)
             return None
 
     async def _write(self, key: str, stored: Stored, expire_seconds: float) -> None:
         value: Any = stored
         if self._shared:
-            value = codec.dumps({"stored_at": stored.stored_at, "section": stored.section})
+            plain = codec.dumps({"stored_at": stored.stored_at, "section": stored.section})
+            value = self._sealer.seal(plain.encode(), key.encode())
         try:
             await self.backend.set(key, value, expire_seconds)
         except CacheUnavailable as exc:

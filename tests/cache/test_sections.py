@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 from collections.abc import Callable
 
 import pytest
@@ -15,11 +16,13 @@ from cache.redis_backend import RedisBackend
 from cache.sections import SectionCache
 from connectors.domain import AGENCY_IDS, Transit
 from connectors.errors import AgencyUnavailable
+from keys.keyring import CACHE, KeySet, generate
 from sandbox.personas import PERSONAS
 from sandbox.runner import Sandbox, free_port
 from tests.conftest import ConnectorFactory, agency_stats, reset_agency_stats
 
 ALICE = PERSONAS[0].card_number
+BOB = PERSONAS[1].card_number
 
 
 def calls(sandbox: Sandbox, agency: str) -> int:
@@ -132,23 +135,41 @@ async def test_invalidation_by_citizen_section_and_purge(
     assert not await reaches_agency()
 
 
-async def test_keys_and_values_hold_no_token_and_no_card_number(
-    redis_url: str, make_connector: ConnectorFactory
-) -> None:
-    cache = SectionCache(RedisBackend(redis_url))
+async def test_redis_holds_nothing_readable(redis_url: str, make_connector: ConnectorFactory) -> None:
+    """Keys carry an HMAC of the card number, not a bare hash anyone can reverse by trying every
+    12-digit number; values are sealed (AES-GCM), bound to their key."""
+    keys = KeySet.parse(CACHE, generate("c1"))
+    cache = SectionCache(RedisBackend(redis_url), keys=keys)
     connector = await make_connector("transit")
     section = await cache.fetch(connector, ALICE)
     assert isinstance(section, Transit)
     client = aioredis.Redis.from_url(redis_url, decode_responses=True)
-    keys = [str(k) for k in await client.keys("*")]
-    values = [str(await client.get(k)) for k in keys if ":s:" in k]
-    await client.aclose()
-    await cache.close()
-    assert keys and values
-    assert not any(ALICE in k for k in keys)
-    text = " ".join(v for v in values if v)
+    names = [str(k) for k in await client.keys("*")]
+    stored = {k: str(await client.get(k)) for k in names if ":s:" in k}
+    assert names and stored
+    bare = hashlib.sha256(ALICE.encode()).hexdigest()[:32]
+    assert not any(ALICE in k or bare in k for k in names)
+    text = " ".join(stored.values())
     assert "Bearer" not in text and "chb_" not in text and "access_token" not in text
-    assert section.card_number in text  # the section's own data is what is kept
+    assert section.card_number not in text and str(section.balance) not in text  # nothing in the clear
+    assert all(v.startswith("sealed.v1.c1.") for v in stored.values())
+
+    # A value copied under another citizen's key does not open there: a miss, never their data.
+    other = await cache._key("transit", BOB)
+    assert other is not None
+    await client.set("cardhub:" + other, next(iter(stored.values())))
+    await client.aclose()
+    reset = await make_connector("transit")
+    moved = await cache.fetch(reset, BOB)
+    assert moved is None or getattr(moved, "card_number", None) != section.card_number
+
+    # Another instance with the same key reads it; one with another key cannot.
+    same = SectionCache(RedisBackend(redis_url), keys=keys)
+    assert (await same._read(next(iter(stored)).removeprefix("cardhub:"), "transit")) is not None
+    stranger = SectionCache(RedisBackend(redis_url), keys=KeySet.parse(CACHE, generate("c2")))
+    assert (await stranger._read(next(iter(stored)).removeprefix("cardhub:"), "transit")) is None
+    for made in (cache, same, stranger):
+        await made.close()
 
 
 async def test_redis_away_means_the_agency_is_read_and_nothing_breaks(make_connector: ConnectorFactory) -> None:
