@@ -4,7 +4,8 @@ A long-lived object, as in India's Account Aggregator framework: ACTIVE, REVOKED
 the purpose it was given for, an expiry (180 days by default), and a history of every change.
 Withdrawing is as easy as granting (PIPL article 15): per consent or per scope. A token is only as
 good as the consent behind it: the schema checks both on every request, so a revoke holds on the
-very next one.
+very next one. A withdrawal also reaches the OAuth grants it covered (``grants.withdraw``): their
+refresh tokens are revoked, or narrowed with the consent, so granting again later starts afresh.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from tortoise.indexes import Index
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
+from auth.oauth import grants
 from auth.tokens import AccessToken
 
 log = logging.getLogger("cardhub.consent")
@@ -91,6 +93,7 @@ class Standing:
     status: ConsentStatus | None  # None: the citizen never consented to this client
     scopes: frozenset[str]
     revoked: frozenset[str]
+    granted_at: datetime | None = None  # when this consent was last given afresh (not widened or renewed)
 
     def allows(self, scope: str) -> bool:
         return self.status is ConsentStatus.ACTIVE and scope in self.scopes
@@ -168,6 +171,8 @@ async def revoke(citizen: str, consent_id: int, scopes: frozenset[str] | None = 
             await AccessToken.filter(citizen=citizen, client_id=consent.client_id, revoked_at=None).update(
                 revoked_at=now
             )
+        # Refresh tokens could mint new access tokens once the consent is given again: they go now.
+        await grants.withdraw(citizen, consent.client_id, None if not remaining else withdrawn, "consent withdrawn")
         await consent.save()
         action = "REVOKED" if not remaining else "NARROWED"
         await ConsentEvent.create(consent=consent, at=now, action=action, scope=consent.scope)
@@ -185,7 +190,7 @@ async def standing(citizen: str, client_id: str) -> Standing:
         return NO_CONSENT
     if await _expire_if_due(consent, _now()):
         consent.status = ConsentStatus.EXPIRED
-    return Standing(consent.status, consent.scopes, consent.revoked_scopes)
+    return Standing(consent.status, consent.scopes, consent.revoked_scopes, consent.granted_at)
 
 
 async def for_citizen(citizen: str) -> list[Consent]:

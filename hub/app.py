@@ -163,7 +163,12 @@ def create_app(settings: Settings) -> Starlette:
             Route("/readyz", readyz),
             *pages.routes(authenticator),
             *OAuthEndpoints(
-                settings.issuer_url, Lifetimes(settings.access_token_ttl_seconds, settings.refresh_token_ttl_seconds)
+                settings.issuer_url,
+                Lifetimes(
+                    settings.access_token_ttl_seconds,
+                    settings.refresh_token_ttl_seconds,
+                    refresh_grace=settings.refresh_grace_seconds,
+                ),
             ).routes(),
         ],
         middleware=[web_session.middleware(session_secret, https_only=not settings.is_sandbox)],

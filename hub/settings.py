@@ -51,6 +51,9 @@ class Settings:
     issuer: str = ""  # the authorization server's URL (RFC 8414); empty: http://{host}:{port}
     access_token_ttl_seconds: int = 600
     refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    # A duplicate refresh from the same client this soon after a rotation gets the same new pair (two
+    # requests in flight at once); later, a reused refresh token revokes its grant. 0: no grace.
+    refresh_grace_seconds: float = 10.0
     log_level: str = "INFO"
     # Signs the citizen pages' session cookie. "": a random one per process in sandbox mode (logins
     # end when the process does); production needs one, or citizen login stays off.
@@ -175,11 +178,17 @@ def _validated(values: dict[str, Any]) -> Settings:
         raise SettingsError("setting cache_url: memory, off, or a redis:// URL")
     if settings.connector_poll_seconds < 0:
         raise SettingsError("setting connector_poll_seconds: must be 0 (off) or more")
+    _check_login_and_refresh(settings)
     if settings.log_level.upper() not in LOG_LEVELS:
         raise SettingsError(f"setting log_level: must be one of {', '.join(LOG_LEVELS)}, not {settings.log_level!r}")
     for agency, table in settings.agencies.items():
         _check_agency(agency, table)
     return settings
+
+
+def _check_login_and_refresh(settings: Settings) -> None:
+    if settings.refresh_grace_seconds > 60:
+        raise SettingsError("setting refresh_grace_seconds: at most 60 (a grace for requests in flight, not a reuse)")
 
 
 def _check_agency(agency: str, table: Mapping[str, Any]) -> None:
@@ -224,7 +233,7 @@ def _convert(name: str, raw: Any, annotation: Any) -> Any:
         return value
     if kind == "float":
         value_f = float(raw)
-        if value_f < 0 or (value_f == 0 and name != "connector_poll_seconds"):
+        if value_f < 0 or (value_f == 0 and name not in ("connector_poll_seconds", "refresh_grace_seconds")):
             raise ValueError("must be positive")
         return value_f
     if kind == "tuple[str, ...]":

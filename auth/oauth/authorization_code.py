@@ -1,9 +1,15 @@
 """Authorization codes (RFC 6749 section 4.1) with PKCE (RFC 7636), S256 only.
 
-A code lives at most 60 seconds and is redeemed once: the claim is one conditional UPDATE, so two
-concurrent redemptions cannot both win. "If an authorization code is used more than once, the
-authorization server MUST deny the request and SHOULD revoke (when possible) all tokens previously
-issued based on that authorization code" (RFC 6749 section 4.1.2): the grant it produced is revoked.
+A code lives at most 60 seconds and is redeemed once. It is used up only after every binding has been
+checked: the client it was issued to, the redirect URI and the PKCE verifier. A copy presented by
+another client or without the verifier is refused and leaves the code as it was, so a leaked code
+cannot be burnt before its rightful owner redeems it. The claim itself is one conditional UPDATE, in
+the transaction that stores the tokens (``server.py``), so two concurrent redemptions cannot both win.
+
+"If an authorization code is used more than once, the authorization server MUST deny the request and
+SHOULD revoke (when possible) all tokens previously issued based on that authorization code" (RFC 6749
+section 4.1.2): a second redemption that passes every check (the verifier too, so it comes from the
+code's holder, not from someone who only saw the code) revokes the grant the first produced.
 """
 
 from __future__ import annotations
@@ -57,21 +63,26 @@ async def store(code: str, client_id: str, citizen: str, redirect_uri: str, scop
     )  # fmt: skip
 
 
-async def redeem(code: str, client_id: str) -> AuthorizationCode | None:
-    """Claim the code for this client, once. A replay revokes what the first redemption produced."""
-    now = datetime.now(UTC)
-    digest = hash_code(code)
-    claimed = await AuthorizationCode.filter(
-        code_hash=digest, client_id=client_id, used_at=None, expires_at__gt=now
-    ).update(used_at=now)
-    record = await AuthorizationCode.get_or_none(code_hash=digest, client_id=client_id)
-    if record is None:
-        return None
-    if not claimed:
-        if record.used_at is not None and record.grant_id is not None:
-            await grants.revoke(record.grant_id, "authorization code reused")
+async def find(code: str, client_id: str) -> AuthorizationCode | None:
+    """The code issued to this client, unless it expired unused. Looking it up claims nothing."""
+    record = await AuthorizationCode.get_or_none(code_hash=hash_code(code), client_id=client_id)
+    if record is None or (record.used_at is None and record.expires_at <= datetime.now(UTC)):
         return None
     return record
+
+
+async def claim(code_id: int) -> bool:
+    """Use the code up, once: False when it was used (or expired) meanwhile."""
+    now = datetime.now(UTC)
+    claimed: int = await AuthorizationCode.filter(id=code_id, used_at=None, expires_at__gt=now).update(used_at=now)
+    return claimed == 1
+
+
+async def replayed(code_id: int) -> None:
+    """The code came back after its redemption, with every binding right: revoke what it produced."""
+    record = await AuthorizationCode.get_or_none(id=code_id)
+    if record is not None and record.used_at is not None and record.grant_id is not None:
+        await grants.revoke(record.grant_id, "authorization code reused")
 
 
 async def attach_grant(code_id: int, grant_id: int) -> None:

@@ -16,10 +16,11 @@ from typing import Any, TypeVar
 
 import anyio.from_thread
 from authlib.oauth2 import AuthorizationServer, OAuth2Request
-from authlib.oauth2.rfc6749 import ClientMixin, InvalidScopeError
+from authlib.oauth2.rfc6749 import ClientMixin, InvalidGrantError, InvalidScopeError
 from authlib.oauth2.rfc6749 import grants as rfc6749_grants
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc9207 import IssuerParameter
+from tortoise.transactions import in_transaction
 
 from auth import clients, consent, tokens
 from auth.clients import Client, ClientType
@@ -59,6 +60,7 @@ class OAuthResponse:
 class Lifetimes:
     access_token: int = 600  # 10 minutes
     refresh_token: int = 30 * 24 * 3600
+    refresh_grace: float = 10.0  # a duplicate refresh this soon after a rotation gets the same pair
 
 
 class FormRequest(OAuth2Request):  # type: ignore[misc]
@@ -140,10 +142,18 @@ class AuthorizationCodeGrant(rfc6749_grants.AuthorizationCodeGrant):  # type: ig
         )
 
     def query_authorization_code(self, code: str, client: OAuthClient) -> Any:
-        return on_loop(authorization_code.redeem, code, client.get_client_id())
+        return on_loop(authorization_code.find, code, client.get_client_id())
+
+    def validate_token_request(self) -> None:
+        # Authlib checks the client, the code's client and redirect URI, then (its hook) the verifier.
+        super().validate_token_request()
+        record = self.request.authorization_code
+        if record.used_at is not None:
+            on_loop(authorization_code.replayed, record.id)
+            raise InvalidGrantError("Invalid 'code' in request.")
 
     def delete_authorization_code(self, authorization_code: Any) -> None:
-        """Nothing to do: ``redeem`` already claimed the code, atomically."""
+        """Nothing to do: ``save_token`` claimed the code, in the transaction that stored the tokens."""
 
     def authenticate_user(self, authorization_code: Any) -> str:
         citizen: str = authorization_code.citizen
@@ -151,11 +161,16 @@ class AuthorizationCodeGrant(rfc6749_grants.AuthorizationCodeGrant):  # type: ig
 
 
 class StoredRefreshToken:
-    """A claimed refresh token as Authlib sees it, with its scope cut to what consent still allows."""
+    """A refresh token as Authlib sees it, with its scope cut to what consent still allows.
 
-    def __init__(self, record: grants.RefreshToken, scope: str) -> None:
+    ``replay``: the pair its rotation issued, when it comes back within the grace interval.
+    """
+
+    def __init__(self, record: grants.RefreshToken, scope: str, raw: str, replay: dict[str, Any] | None = None) -> None:
         self.record = record
         self.scope = scope
+        self.raw = raw
+        self.replay = replay
 
     def check_client(self, client: OAuthClient) -> bool:
         return self.record.client_id == client.get_client_id()
@@ -164,16 +179,31 @@ class StoredRefreshToken:
         return self.scope
 
 
-async def claim_refresh_token(raw: str) -> StoredRefreshToken | None:
-    record = await grants.redeem_refresh_token(raw)
-    if record is None:
+async def find_refresh_token(raw: str, client_id: str, grace_seconds: float) -> StoredRefreshToken | None:
+    """The refresh token, if this client may use it now. Claims nothing: ``grants.rotate`` does."""
+    record = await grants.find_refresh_token(raw)
+    if record is None or record.client_id != client_id:
+        return None  # another client's token is refused and left as it was
+    grant = await grants.grant_of(record)
+    if record.revoked_at is not None or grant.revoked_at is not None:
+        return None
+    if record.used_at is not None:
+        pair = grants.replay(record, raw, grace_seconds, now())
+        if pair is None:  # presented after its rotation, past the grace interval: a copy is out there
+            await grants.revoke(record.grant_id, "refresh token reused")
+            return None
+        return StoredRefreshToken(record, str(pair.get("scope", "")), raw, replay=pair)
+    if record.expires_at <= now():
         return None
     standing = await consent.standing(record.citizen, record.client_id)
     allowed = [s for s in record.scope.split() if standing.allows(s)]
-    if not allowed:  # the citizen withdrew all of it: nothing left to refresh
+    # A consent given afresh after a withdrawal or expiry is a new consent: grants made under the old
+    # one ended with it (a withdrawal revokes them at once; an expiry is caught here).
+    renewed = standing.granted_at is not None and standing.granted_at > grant.created_at
+    if not allowed or renewed:
         await grants.revoke(record.grant_id, "consent withdrawn")
         return None
-    return StoredRefreshToken(record, " ".join(allowed))
+    return StoredRefreshToken(record, " ".join(allowed), raw)
 
 
 class RefreshTokenGrant(rfc6749_grants.RefreshTokenGrant):  # type: ignore[misc]
@@ -181,13 +211,24 @@ class RefreshTokenGrant(rfc6749_grants.RefreshTokenGrant):  # type: ignore[misc]
     INCLUDE_NEW_REFRESH_TOKEN = True  # rotation
 
     def authenticate_refresh_token(self, refresh_token: str) -> StoredRefreshToken | None:
-        return on_loop(claim_refresh_token, refresh_token)
+        # Authlib has authenticated the client by now; a token of another client is refused untouched.
+        client_id = self.request.client.get_client_id()
+        return on_loop(find_refresh_token, refresh_token, client_id, self.server.lifetimes.refresh_grace)
 
     def authenticate_user(self, refresh_token: StoredRefreshToken) -> str:
         return refresh_token.record.citizen
 
-    def revoke_old_credential(self, refresh_token: StoredRefreshToken) -> None:
-        """Nothing to do: claiming it marked it used; presenting it again revokes the grant."""
+    def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        stored: StoredRefreshToken = self.request.refresh_token
+        self.request.user = stored.record.citizen
+        pair = stored.replay
+        if pair is None:
+            lifetimes = self.server.lifetimes
+            pair = on_loop(grants.rotate, stored.record, stored.raw, self.issue_token(stored.record.citizen, stored),
+                           (lifetimes.access_token, lifetimes.refresh_token), lifetimes.refresh_grace)  # fmt: skip
+        if pair is None:
+            raise InvalidGrantError()
+        return 200, pair, self.TOKEN_RESPONSE_HEADER
 
 
 class ClientCredentialsGrant(rfc6749_grants.ClientCredentialsGrant):  # type: ignore[misc]
@@ -247,19 +288,24 @@ class HubAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         grant_type = request.payload.grant_type
         citizen: str | None = request.user if grant_type != "client_credentials" else None
         scope = token.get("scope", "")
-        if grant_type == "refresh_token":
-            grant_id = request.refresh_token.record.grant_id
-        else:
-            grant = await grants.start(client_id, citizen, scope)
-            grant_id = grant.id
-            if grant_type == "authorization_code":
-                await authorization_code.attach_grant(request.authorization_code.id, grant_id)
-        await tokens.store(token["access_token"], client_id, frozenset(scope.split()), citizen,
-                           self.lifetimes.access_token, grant_id)  # fmt: skip
-        if "refresh_token" in token and citizen is not None:
-            await grants.store_refresh_token(
-                grant_id, token["refresh_token"], client_id, citizen, scope, self.lifetimes.refresh_token
-            )
+        # (Refresh: grants.rotate stores the new pair, see RefreshTokenGrant.)
+        code = request.authorization_code if grant_type == "authorization_code" else None
+        async with in_transaction():
+            # The code is used up here, with every binding checked and the tokens stored in one go.
+            claimed = code is None or await authorization_code.claim(code.id)
+            if claimed:
+                grant = await grants.start(client_id, citizen, scope)
+                if code is not None:
+                    await authorization_code.attach_grant(code.id, grant.id)
+                await tokens.store(token["access_token"], client_id, frozenset(scope.split()), citizen,
+                                   self.lifetimes.access_token, grant.id)  # fmt: skip
+                if "refresh_token" in token and citizen is not None:
+                    await grants.store_refresh_token(
+                        grant.id, token["refresh_token"], client_id, citizen, scope, self.lifetimes.refresh_token
+                    )
+        if code is not None and not claimed:  # a concurrent redemption won
+            await authorization_code.replayed(code.id)
+            raise InvalidGrantError("Invalid 'code' in request.")
 
     def create_oauth2_request(self, request: Any) -> Any:
         return request  # the endpoints build FormRequests themselves, after reading the body

@@ -9,12 +9,14 @@ import json
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 from oauthlib.oauth2 import WebApplicationClient
 
+from auth.oauth import grants
 from connectors.runtime import client_secret_basic
 from sandbox.personas import PERSONAS
 from tests.conftest import RunningHub
@@ -118,3 +120,21 @@ async def full_flow(
     status, tokens = await token_request(browser.hub, client_id, secret, body)
     assert status == 200, tokens
     return tokens, location
+
+
+async def refresh(hub: RunningHub, client: tuple[str, str | None], refresh_token: str) -> tuple[int, dict[str, Any]]:
+    public = {"client_id": client[0]} if client[1] is None else {}
+    body = WebApplicationClient(client[0]).prepare_refresh_body(refresh_token=refresh_token, **public)
+    return await token_request(hub, client[0], client[1], body)
+
+
+async def past_the_grace_interval(refresh_token: str, grace_seconds: float = 10.0) -> None:
+    """Move a rotated refresh token's rotation back past the grace interval (as if time had passed)."""
+    record = await refresh_record(refresh_token)
+    assert record.used_at is not None
+    moved = record.used_at - timedelta(seconds=grace_seconds + 1)
+    await grants.RefreshToken.filter(id=record.id).update(used_at=moved)
+
+
+async def refresh_record(refresh_token: str) -> grants.RefreshToken:
+    return await grants.RefreshToken.get(token_hash=grants.hash_token(refresh_token))

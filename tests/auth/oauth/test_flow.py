@@ -9,7 +9,16 @@ from oauthlib.oauth2 import WebApplicationClient
 
 from auth import clients
 from auth.clients import ClientType
-from tests.auth.oauth.driver import PERSONA, Browser, authorize, full_flow, pkce_pair, post_form, token_request
+from tests.auth.oauth.driver import (
+    PERSONA,
+    Browser,
+    authorize,
+    full_flow,
+    past_the_grace_interval,
+    pkce_pair,
+    post_form,
+    token_request,
+)
 from tests.conftest import RunningHub
 
 # --- the happy path --------------------------------------------------------------------------------------
@@ -56,6 +65,7 @@ async def test_refresh_rotates_and_a_reused_refresh_token_revokes_the_grant(
     )
     assert status == 200
     assert second["refresh_token"] != first["refresh_token"]
+    await past_the_grace_interval(first["refresh_token"])
 
     status, error = await token_request(
         browser.hub, client_id, secret, oauth.prepare_refresh_body(refresh_token=first["refresh_token"])
