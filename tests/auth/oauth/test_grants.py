@@ -180,6 +180,6 @@ async def test_concurrent_rotations_on_postgresql_give_both_the_same_pair(postgr
         assert await grants.RefreshToken.filter(grant_id=grant.id, revoked_at=None).count() == 2
         assert (await grants.Grant.get(id=grant.id)).revoked_at is None
 
-        got = await grants.rotate(record, old, pairs[0], (600, 3600), 0.0)  # no grace: a duplicate is a reuse
-        assert got is None
+        again = await grants.rotate(record, old, pairs[0], (600, 3600), 0.0)  # no grace: a duplicate is a reuse
+        assert again is None
         assert (await grants.Grant.get(id=grant.id)).revoked_at is not None
