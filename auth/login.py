@@ -20,16 +20,25 @@ replacement is an authenticator whose login route redirects instead of showing t
 
 Everything after step 4 (the consent screen, ``/me``, revocation) stays as it is: it reads only
 ``auth.web.session.current_citizen``. See docs/consent.md, "Replacing the login".
+
+Protection
+----------
+The login page throttles attempts per account and per address (``auth/throttle.py``) and answers an
+unknown username exactly as a wrong password: same page, same status, and the same scrypt run
+against a dummy hash. scrypt runs on a small pool of threads of its own (``HASHING_THREADS``), so a
+login flood waits there and never occupies the worker threads the rest of the hub shares.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 # scrypt at n=2**14, r=8, p=1: 16 MiB and roughly 50-100 ms per guess on one core (RFC 7914's
@@ -43,6 +52,9 @@ _SALT_BYTES = 16
 # No citizen types a kilobyte-long password; refusing longer ones keeps a request from making the
 # hub hash megabytes.
 MAX_PASSWORD_LENGTH = 1024
+# scrypt's threads: each run holds a core (OpenSSL releases the GIL) and 16 MiB for ~50-100 ms.
+HASHING_THREADS = 2
+_hashing = ThreadPoolExecutor(HASHING_THREADS, thread_name_prefix="cardhub-scrypt")
 
 
 class CitizenAuthenticator(Protocol):
@@ -93,7 +105,8 @@ class PasswordTable:
             return None
         entry = self._entries.get(username)
         stored, card = entry if entry is not None else (self._dummy, None)
-        matches = await asyncio.to_thread(verify_password, password, stored)
+        check = functools.partial(verify_password, password, stored)
+        matches = await asyncio.get_running_loop().run_in_executor(_hashing, check)
         return card if matches and card is not None else None
 
 

@@ -16,6 +16,7 @@ from auth import consent
 from auth.login import CitizenAuthenticator
 from auth.oauth.endpoints import OAuthEndpoints
 from auth.oauth.server import Lifetimes
+from auth.throttle import LoginLimits, LoginThrottle
 from auth.web import pages
 from auth.web import session as web_session
 from cache.backend import MemoryBackend
@@ -92,6 +93,20 @@ def build_cache(settings: Settings) -> SectionCache | None:
     return SectionCache(MemoryBackend(settings.cache_max_entries), settings.cache_stale_seconds)
 
 
+def login_throttle(settings: Settings, cache: SectionCache | None) -> LoginThrottle:
+    """Login attempt limits, counted in Redis (every instance together) when the cache is there."""
+    limits = LoginLimits(
+        per_account=settings.login_attempts_per_account,
+        per_address=settings.login_attempts_per_address,
+        window_seconds=settings.login_window_seconds,
+        delay_seconds=settings.login_delay_seconds,
+        max_delay_seconds=settings.login_max_delay_seconds,
+        check_workers=settings.login_hash_workers,
+    )
+    shared = cache.backend if cache is not None and cache.backend.name != "memory" else None
+    return LoginThrottle(limits, shared)
+
+
 def create_app(settings: Settings) -> Starlette:
     cache = build_cache(settings)
 
@@ -161,7 +176,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            *pages.routes(authenticator),
+            *pages.routes(authenticator, login_throttle(settings, cache)),
             *OAuthEndpoints(
                 settings.issuer_url,
                 Lifetimes(

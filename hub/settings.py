@@ -54,6 +54,15 @@ class Settings:
     # A duplicate refresh from the same client this soon after a rotation gets the same new pair (two
     # requests in flight at once); later, a reused refresh token revokes its grant. 0: no grace.
     refresh_grace_seconds: float = 10.0
+    # Citizen login (/login): attempts per account and per client address within the window before each
+    # further one waits, the wait doubling from login_delay_seconds up to login_max_delay_seconds.
+    # Shared by every instance when cache_url is a Redis URL.
+    login_attempts_per_account: int = 5
+    login_attempts_per_address: int = 50
+    login_window_seconds: int = 900
+    login_delay_seconds: float = 1.0
+    login_max_delay_seconds: float = 900.0
+    login_hash_workers: int = 2  # password checks (scrypt) running at once; the rest wait their turn
     log_level: str = "INFO"
     # Signs the citizen pages' session cookie. "": a random one per process in sandbox mode (logins
     # end when the process does); production needs one, or citizen login stays off.
@@ -189,6 +198,16 @@ def _validated(values: dict[str, Any]) -> Settings:
 def _check_login_and_refresh(settings: Settings) -> None:
     if settings.refresh_grace_seconds > 60:
         raise SettingsError("setting refresh_grace_seconds: at most 60 (a grace for requests in flight, not a reuse)")
+    for name in (
+        "login_attempts_per_account",
+        "login_attempts_per_address",
+        "login_window_seconds",
+        "login_hash_workers",
+    ):
+        if getattr(settings, name) < 1:
+            raise SettingsError(f"setting {name}: must be at least 1")
+    if settings.login_max_delay_seconds < settings.login_delay_seconds:
+        raise SettingsError("setting login_max_delay_seconds: must be at least login_delay_seconds")
 
 
 def _check_agency(agency: str, table: Mapping[str, Any]) -> None:

@@ -26,6 +26,7 @@ from auth.clients import Client
 from auth.consent import Consent, ConsentError, ConsentEvent, ConsentStatus
 from auth.login import CitizenAuthenticator
 from auth.scopes import CATALOGUE
+from auth.throttle import LoginLimits, LoginThrottle, TooManyAttempts
 from auth.web import i18n
 from auth.web.csrf import FIELD as CSRF_FIELD
 from auth.web.csrf import check_csrf, csrf_token
@@ -153,8 +154,13 @@ async def web_error_handler(request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS: Mapping[Any, Callable[[Request, Exception], Any]] = {WebError: web_error_handler}
 
 
-def routes(authenticator: CitizenAuthenticator | None) -> list[Route]:
-    """The citizen pages. ``authenticator`` None: citizen login is off (the login page says so, 503)."""
+def routes(authenticator: CitizenAuthenticator | None, throttle: LoginThrottle | None = None) -> list[Route]:
+    """The citizen pages. ``authenticator`` None: citizen login is off (the login page says so, 503).
+
+    ``throttle``: the login attempt limits (the hub's, shared across instances); None: the defaults,
+    counted in this process.
+    """
+    guard = throttle or LoginThrottle(LoginLimits())
 
     async def login_page(request: Request) -> Response:
         if request.method in ("GET", "HEAD"):
@@ -168,7 +174,16 @@ def routes(authenticator: CitizenAuthenticator | None) -> list[Route]:
         if authenticator is None:
             return _login_form(request, next_path, unavailable=True)
         username, password = _text(form, "username").strip(), _text(form, "password")
-        card = await authenticator.authenticate(username, password) if username and password else None
+        card = None
+        if username and password:
+            check, address = authenticator.authenticate, request.client.host if request.client else ""
+            try:
+                card = await guard.attempt(username, address, lambda: check(username, password))
+            except TooManyAttempts as exc:
+                # The same answer for every username, known or not.
+                page = _login_form(request, next_path, False, error=exc.code, username=username, status=429)
+                page.headers["Retry-After"] = str(exc.retry_after)
+                return page
         if card is None:
             # One message for an unknown user and a wrong password: the page must not tell which.
             return _login_form(request, next_path, False, error="login_failed", username=username, status=401)
