@@ -13,6 +13,7 @@ from auth import clients
 from auth.audit import Decision, Outcome
 from auth.consent import ConsentStatus, Standing
 from auth.principal import Principal
+from auth.scopes import READ_SCOPES
 from schema.context import Info
 from schema.errors import ConsentExpired, ConsentRequired, ConsentRevoked, Forbidden, HubError, Unauthenticated
 
@@ -34,15 +35,19 @@ class IsCitizen(BasePermission):
 
 
 class IsClient(BasePermission):
-    """A client acting for itself (``Query.citizen``): citizen tokens read only their own profile."""
+    """A client acting for itself (``Query.citizen``) with a data scope: citizen tokens read only their own
+    profile, and a token without any data scope (``connectors:manage`` alone) may not look citizens up."""
 
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         principal = require_principal(info)
+        wanted = str(kwargs.get("card_number", ""))
         if principal.is_citizen:
-            wanted = str(kwargs.get("card_number", ""))
             if wanted != principal.citizen:  # reading oneself this way is pointless, not a privacy event
                 info.context.decisions.append(Decision(wanted, "profile", Outcome.DENIED, Forbidden.code))
             raise Forbidden("a citizen's token reads only that citizen: use me instead of citizen(cardNumber)")
+        if not principal.scopes & READ_SCOPES:
+            info.context.decisions.append(Decision(wanted, "profile", Outcome.DENIED, Forbidden.code))
+            raise Forbidden("citizen(cardNumber) needs a token holding a data scope (card, transit, ...)")
         return True
 
 

@@ -2,6 +2,10 @@
 
 Fail closed: if the log cannot be written, the client gets no citizen data, only AUDIT_UNAVAILABLE.
 A read nobody can account for is worse than a read that did not happen.
+
+Every ``citizen(cardNumber)`` probe is recorded as a ``profile`` decision, so a probe that selects no
+section still leaves an entry; when the same request records sections of that citizen, they say it
+all and the lookup entry is left out.
 """
 
 from __future__ import annotations
@@ -13,7 +17,10 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from auth import audit
+from auth.audit import Decision
 from schema.context import HubContext
+
+LOOKUP = "profile"
 
 log = logging.getLogger("cardhub.audit")
 
@@ -25,7 +32,7 @@ class AuditTrail(SchemaExtension):
         if not isinstance(context, HubContext) or context.principal is None or not context.decisions:
             return
         try:
-            await audit.append(context.request_id, context.principal.client_id, context.decisions)
+            await audit.append(context.request_id, context.principal.client_id, recorded(context.decisions))
         except Exception:  # any storage failure: withhold the data rather than serve it unrecorded
             log.exception("audit log write failed request_id=%s; response withheld", context.request_id)
             result = self.execution_context.result
@@ -37,3 +44,8 @@ class AuditTrail(SchemaExtension):
                         extensions={"code": "AUDIT_UNAVAILABLE"},
                     )
                 ]
+
+
+def recorded(decisions: list[Decision]) -> list[Decision]:
+    with_sections = {d.citizen for d in decisions if d.section != LOOKUP}
+    return [d for d in decisions if d.section != LOOKUP or d.citizen not in with_sections]

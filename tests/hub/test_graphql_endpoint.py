@@ -101,12 +101,6 @@ async def test_client_token_reads_citizen_by_card_number_but_not_me(hub: Running
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
-async def test_unknown_card_number_is_a_coded_error(hub: RunningHub) -> None:
-    _, body = await hub.graphql('{ citizen(cardNumber: "999999999999") { cardNumber } }', await hub.token(None))
-    assert body["data"] == {"citizen": None}
-    assert body["errors"][0]["extensions"]["code"] == "CITIZEN_NOT_FOUND"
-
-
 async def test_section_outside_the_tokens_scopes_is_refused_before_any_agency_call(hub: RunningHub) -> None:
     token = await hub.token(ALICE, scopes=["transit"])
     reset_all(hub)
