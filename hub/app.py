@@ -29,9 +29,9 @@ from connectors.domain import AGENCY_IDS
 from connectors.live import LiveConnectors
 from connectors.registry import agency_auth, builtin_manifest, with_overrides
 from hub import database
-from hub.graphql_app import HubGraphQL
+from hub.graphql_app import HubGraphQL, edge_for, limits_for
 from hub.outage import STORE_ERRORS, store_error_handler
-from hub.readiness import healthz, readyz
+from hub.readiness import healthz, readyz, readyz_details
 from hub.settings import Settings
 from schema.context import Services
 from schema.schema import build_schema
@@ -142,8 +142,8 @@ def create_app(settings: Settings) -> Starlette:
         cache=cache,
     )
 
-    schema = build_schema(max_depth=settings.max_query_depth, max_aliases=settings.max_aliases)
-    graphql = HubGraphQL(schema, services, graphiql=settings.graphiql_enabled)
+    schema = build_schema(edge=limits_for(settings))
+    graphql = HubGraphQL(schema, services, graphiql=settings.graphiql_enabled, edge=edge_for(settings))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -176,6 +176,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/readyz/details", readyz_details),
             *pages.routes(authenticator, login_throttle(settings, cache)),
             *OAuthEndpoints(
                 settings.issuer_url,

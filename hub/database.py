@@ -48,6 +48,7 @@ MODELS: dict[str, Iterable[str | ModuleType]] = {
         "auth.oauth.authorization_code",
         "connectors.versions",
         "cache.purges",
+        "auth.documents",
     ]
 }
 

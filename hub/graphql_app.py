@@ -3,40 +3,114 @@
 A token that is present but malformed, unknown, expired or revoked gets HTTP 401 with
 ``WWW-Authenticate: Bearer error="invalid_token"`` (RFC 6750 section 3) and a GraphQL-shaped body;
 an Authorization header that is not ``Bearer <token>`` gets 400 ``invalid_request``;
-no token at all runs the query anonymously, so introspection works and citizen data is refused
-field by field with UNAUTHENTICATED.
+no token at all runs the query anonymously: citizen data is refused field by field with UNAUTHENTICATED.
+
+Before any of that, the edge (docs/security.md): a body over ``max_body_bytes`` gets 413 without being
+read whole; a request runs for at most ``request_budget_seconds``; a document is sent as text
+(``query``) or, registered beforehand, by its ``documentId`` (GraphQL-over-HTTP, persisted documents
+appendix), by POST or, for queries, GET. In production most clients may send registered documents
+only (``auth.documents.FreeFormPolicy``), and only developer clients see "Did you mean" suggestions.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import logging
 import re
 import uuid
+from dataclasses import dataclass, field
+from typing import Any
 
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
+from auth import documents
 from auth.bearer import InvalidRequest, bearer_token
+from auth.documents import FreeFormPolicy
 from auth.principal import Principal
 from auth.tokens import InvalidToken, authenticate
 from hub.outage import STORE_ERRORS, store_unavailable
+from hub.settings import Settings
 from schema.context import HubContext, Services
-from schema.errors import code_request_errors
-from schema.schema import HubSchema
+from schema.documents import DocumentInvalid
+from schema.errors import (
+    BadRequest,
+    HubError,
+    PersistedDocumentNotFound,
+    PersistedDocumentRequired,
+    RequestTimeout,
+    RequestTooLarge,
+    code_request_errors,
+)
+from schema.extensions.disclosure import Disclosure, without_suggestions
+from schema.schema import HubSchema, Limits
 
 log = logging.getLogger("cardhub.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """What the endpoint enforces before and around the schema (hub/settings.py has each value)."""
+
+    max_body_bytes: int = 1 << 20
+    budget_seconds: float = 15.0
+    free_form: FreeFormPolicy = field(default_factory=lambda: FreeFormPolicy(trusted_only=False))
+    disclosure: Disclosure = field(default_factory=Disclosure)
+
+
+def limits_for(settings: Settings) -> Limits:
+    return Limits(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_aliases,
+        max_tokens=settings.max_tokens,
+        max_directives=settings.max_directives,
+        max_cost=settings.max_cost,
+        default_page_size=settings.default_page_size,
+        report_cost=settings.is_sandbox,
+        disclosure=_disclosure(settings),
+    )
+
+
+def edge_for(settings: Settings) -> Edge:
+    return Edge(
+        max_body_bytes=settings.max_body_bytes,
+        budget_seconds=settings.request_budget_seconds,
+        free_form=FreeFormPolicy(
+            trusted_only=not settings.is_sandbox,
+            free_form_clients=frozenset(settings.free_form_clients),
+            developer_clients=frozenset(settings.developer_clients),
+        ),
+        disclosure=_disclosure(settings),
+    )
+
+
+def _disclosure(settings: Settings) -> Disclosure:
+    return Disclosure(production=not settings.is_sandbox, developer_clients=frozenset(settings.developer_clients))
+
+
+@dataclass
+class HubRequestData(GraphQLRequestData):
+    document_id: str | None = None
+
+
 class HubGraphQL(GraphQL[HubContext, None]):
-    def __init__(self, schema: HubSchema, services: Services, graphiql: bool) -> None:
-        super().__init__(schema, graphql_ide="graphiql" if graphiql else None, allow_queries_via_get=False)
+    schema: HubSchema
+
+    def __init__(self, schema: HubSchema, services: Services, graphiql: bool, edge: Edge | None = None) -> None:
+        # GET runs queries only (a mutation by GET is 405): persisted documents are sent that way.
+        super().__init__(schema, graphql_ide="graphiql" if graphiql else None, allow_queries_via_get=True)
         self.services = services
+        self.edge = edge or Edge()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -46,6 +120,12 @@ class HubGraphQL(GraphQL[HubContext, None]):
         supplied = request.headers.get("x-request-id", "")
         request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
         request.state.request_id = request_id
+        body = await _bounded_body(request, receive, self.edge.max_body_bytes)
+        if body is None:
+            log.info("refused a body over %d bytes request_id=%s", self.edge.max_body_bytes, request_id)
+            await _too_large(self.edge.max_body_bytes, request_id)(scope, receive, send)
+            return
+        receive = _replay(body)
         try:
             token = bearer_token(request.headers.get("authorization"))
             request.state.principal = await authenticate(token) if token else None
@@ -67,14 +147,132 @@ class HubGraphQL(GraphQL[HubContext, None]):
 
         await super().__call__(scope, receive, send_with_id)  # type: ignore[arg-type]
 
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
+        data = await super().parse_http_body(request)
+        if isinstance(data, list):  # batching is off: strawberry refused it already
+            return data
+        if request.method == "GET":
+            raw: Any = request.query_params
+        else:
+            raw = json.loads(await request.get_body())  # strawberry parsed it as an object already
+        document_id = raw.get("documentId")
+        if document_id is not None and not isinstance(document_id, str):
+            raise HTTPException(400, "documentId must be a string")
+        return HubRequestData(
+            query=data.query,
+            variables=data.variables,
+            operation_name=data.operation_name,
+            extensions=data.extensions,
+            protocol=data.protocol,
+            document_id=document_id,
+        )
+
+    async def execute_single(  # type: ignore[override]
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: HubContext,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        try:
+            async with asyncio.timeout(self.edge.budget_seconds):
+                refusal = await self._document(context.principal, request_data)
+                if refusal is not None:
+                    return ExecutionResult(data=None, errors=[refusal])
+                return await super().execute_single(
+                    request, request_adapter, sub_response, context, root_value, request_data
+                )
+        except TimeoutError:
+            log.warning("request over its budget of %gs request_id=%s", self.edge.budget_seconds, context.request_id)
+            return ExecutionResult(
+                data=None,
+                errors=[RequestTimeout(f"the request ran over {self.edge.budget_seconds:g}s and was stopped")],
+            )
+        except HTTPException as exc:
+            if isinstance(exc.__cause__, InvalidOperationTypeError) and request_adapter.method == "GET":
+                # GraphQL-over-HTTP: a mutation by GET is 405 Method Not Allowed.
+                raise HTTPException(405, "mutations are sent by POST") from exc
+            raise
+
+    async def _document(self, principal: Principal | None, data: GraphQLRequestData) -> HubError | None:
+        """Put the registered document in place of ``documentId``, or say why the request may not run."""
+        document_id = data.document_id if isinstance(data, HubRequestData) else None
+        if document_id is None:
+            if await self.edge.free_form.allows(principal):
+                return None
+            return PersistedDocumentRequired(
+                "this client may run registered documents only: send documentId (docs/for-app-developers.md)"
+            )
+        if data.query is not None:
+            return BadRequest("send either query or documentId, not both")
+        text = await documents.find(document_id, principal.client_id if principal else None)
+        if text is None:
+            return PersistedDocumentNotFound("no registered document with that documentId", documentId=document_id)
+        # Parsed and validated once per process. If the schema changed under it, it runs as text and
+        # the client sees the validation errors.
+        with contextlib.suppress(DocumentInvalid):
+            self.schema.documents.prepare(text)
+        data.query = text
+        return None
+
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         if result.errors:
             code_request_errors(result.errors)
-        return await super().process_result(request, result)
+        response = await super().process_result(request, result)
+        if not self.edge.disclosure.reveals(request.state.principal):
+            errors: list[dict[str, Any]] = response.get("errors") or []  # type: ignore[assignment]
+            for error in errors:
+                error["message"] = without_suggestions(error["message"])
+        return response
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> HubContext:
         principal: Principal | None = request.state.principal
         return HubContext(services=self.services, principal=principal, request_id=request.state.request_id)
+
+
+async def _bounded_body(request: Request, receive: Receive, limit: int) -> bytes | None:
+    """The whole body, or None as soon as it is known to be over ``limit`` (never read past it)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break  # the client went away: what came is all there is
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            await asyncio.Event().wait()  # as a live connection does: nothing more until it closes
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+def _too_large(limit: int, request_id: str) -> JSONResponse:
+    error = RequestTooLarge(f"the request body is over {limit} bytes", max=limit)
+    return JSONResponse(
+        {"data": None, "errors": [{"message": error.message, "extensions": error.extensions}]},
+        status_code=413,
+        headers={"X-Request-Id": request_id, "Connection": "close"},
+    )
 
 
 def _unauthorized(error: str, description: str, request_id: str) -> JSONResponse:

@@ -47,6 +47,20 @@ class Settings:
     default_page_size: int = 20
     max_query_depth: int = 12
     max_aliases: int = 30
+    # The GraphQL edge (docs/security.md): limits on every request, and who may see and send what.
+    max_body_bytes: int = 1_048_576  # a bigger request body gets 413, unread
+    max_tokens: int = 5000  # lexer tokens in a document
+    max_directives: int = 10  # directives at one location of a document
+    max_cost: int = 10_000  # field resolutions a query may cause, lists counted at their page size
+    request_budget_seconds: float = 15.0  # wall-clock time one request may take
+    # Production: clients that see introspection and "Did you mean" suggestions, and may send free-form
+    # documents (the operator's own tools).
+    developer_clients: tuple[str, ...] = ()
+    # Production: agency and confidential clients that may send free-form documents, not only registered
+    # ones (public clients never may).
+    free_form_clients: tuple[str, ...] = ()
+    # Bearer token for /readyz/details from off the machine (loopback needs none). "": loopback only.
+    operator_token: str = field(default="", repr=False)
     sandbox_token_ttl_seconds: int = 3600
     issuer: str = ""  # the authorization server's URL (RFC 8414); empty: http://{host}:{port}
     access_token_ttl_seconds: int = 600
@@ -169,10 +183,16 @@ def _validated(values: dict[str, Any]) -> Settings:
             raise SettingsError(f"unknown agency {agency!r} in settings; known: {', '.join(AGENCY_IDS)}")
     if not 1 <= settings.default_page_size <= settings.max_page_size:
         raise SettingsError("default_page_size must be between 1 and max_page_size")
+    if settings.operator_token and len(settings.operator_token) < 32:
+        raise SettingsError("setting operator_token: at least 32 characters (e.g. openssl rand -hex 32)")
     for name in (
         "agency_max_connections",
         "sandbox_token_ttl_seconds",
         "max_query_depth",
+        "max_body_bytes",
+        "max_tokens",
+        "max_directives",
+        "max_cost",
         "port",
         "access_token_ttl_seconds",
         "refresh_token_ttl_seconds",

@@ -84,3 +84,54 @@ class AgencyFailure(HubError):
     def __init__(self, error: AgencyError) -> None:
         self.code = error.code
         super().__init__(f"{error.agency} is not available: {error.message}", agency=error.agency)
+
+
+# --- The edge's limits and trusted documents (docs/security.md) ---------------------------------
+
+
+class RequestTooLarge(HubError):
+    """The request body is over ``max_body_bytes``: HTTP 413, refused before it is read whole."""
+
+    code = "REQUEST_TOO_LARGE"
+
+
+class BadRequest(HubError):
+    """The request is not a GraphQL request this hub can run (e.g. both ``query`` and ``documentId``)."""
+
+    code = "BAD_REQUEST"
+
+
+class TooManyTokens(HubError):
+    code = "TOO_MANY_TOKENS"
+
+
+class TooManyDirectives(HubError):
+    code = "TOO_MANY_DIRECTIVES"
+
+
+class CostLimitExceeded(HubError):
+    """The query could make more field resolutions than ``max_cost`` (lists count their page size)."""
+
+    code = "COST_LIMIT_EXCEEDED"
+
+
+class IntrospectionDisabled(HubError):
+    code = "INTROSPECTION_DISABLED"
+
+
+class RequestTimeout(HubError):
+    """The request ran past ``request_budget_seconds``; it was stopped and nothing of it was kept."""
+
+    code = "REQUEST_TIMEOUT"
+
+
+class PersistedDocumentNotFound(HubError):
+    """No registered document with that ``documentId`` for this client (or it was revoked)."""
+
+    code = "PERSISTED_DOCUMENT_NOT_FOUND"
+
+
+class PersistedDocumentRequired(HubError):
+    """This client may run registered documents only: send ``documentId`` instead of ``query``."""
+
+    code = "PERSISTED_DOCUMENT_REQUIRED"
