@@ -72,7 +72,9 @@ class Connector(ABC):
         """Run a mapping; turn any shape or value error into AgencyBadResponse naming ``what``."""
         try:
             return build()
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        # ArithmeticError: decimal's InvalidOperation and OverflowError are not ValueErrors, and an
+        # agency's numbers must never reach the client as an internal error.
+        except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError) as exc:
             raise AgencyBadResponse(self.agency, f"unexpected {what}: {exc}") from exc
 
     def unexpected(self, response: AgencyResponse, what: str) -> AgencyBadResponse:

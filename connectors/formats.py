@@ -8,12 +8,19 @@ from decimal import Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
 CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+# No account holds a quintillion yuan. The bound keeps every amount, and sums of many, well inside the
+# 28 digits of Decimal's default context, where quantize() raises InvalidOperation rather than ValueError.
+MAX_YUAN = Decimal(10) ** 18
+MAX_FEN = 10**20
+MAX_AMOUNT_CHARS = 40  # a decimal string past this is noise; don't parse (or quote) megabytes of it
 
 
 def money_from_fen(value: object) -> Decimal:
     """Integer fen (1/100 yuan) -> Decimal yuan. Refuses floats and bools: fen are whole numbers."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"expected integer fen, got {value!r}")
+    if abs(value) >= MAX_FEN:  # not repr'd: a huge int is slow to print, past 4300 digits it can't be
+        raise ValueError(f"fen out of range: {value.bit_length()} bits")
     return (Decimal(value) / 100).quantize(CENT)
 
 
@@ -21,12 +28,16 @@ def money_from_decimal_string(value: object) -> Decimal:
     """ "12.50" -> Decimal("12.50"). Refuses floats, which would already have lost exactness."""
     if not isinstance(value, str):
         raise ValueError(f"expected a decimal string, got {value!r}")
+    if len(value) > MAX_AMOUNT_CHARS:
+        raise ValueError(f"too long for an amount: {len(value)} characters")
     try:
         amount = Decimal(value.strip())
     except InvalidOperation as exc:
         raise ValueError(f"not a decimal: {value!r}") from exc
     if not amount.is_finite():
         raise ValueError(f"not a finite amount: {value!r}")
+    if not -MAX_YUAN < amount < MAX_YUAN:  # compared, not abs(): abs() rounds, and overflows on 1e999999999
+        raise ValueError(f"amount out of range: {value!r}")
     if amount != amount.quantize(CENT):
         raise ValueError(f"more precision than a fen: {value!r}")
     return amount.quantize(CENT)
