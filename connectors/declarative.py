@@ -193,20 +193,29 @@ class ManifestConnector(Connector):
             return {p.page_param: page, p.size_param: p.page_size}
 
         first = await self._get(path, params(p.first_page), what)
-        items = self._items(resource, first, what)
+        items = self._page(resource, first, p.page_size, what)
         if p.total_pages is not None:
             pages = min(self._count(first, p.total_pages, what), math.ceil(self.max_items / p.page_size))
         else:
             pages = math.ceil(min(self._count(first, p.total_items or "", what), self.max_items) / p.page_size)
+        del first
         gate = asyncio.Semaphore(PAGE_CONCURRENCY)
 
-        async def page(number: int) -> Any:
+        # Each page keeps only its items, checked against the page size, as it arrives: the walk holds
+        # fewer than MAX_ITEMS + page_size items and PAGE_CONCURRENCY answers, never every page's body.
+        async def page(number: int) -> list[object]:
             async with gate:
-                return await self._get(path, params(number), what)
+                return self._page(resource, await self._get(path, params(number), what), p.page_size, what)
 
-        rest = await gather_or_cancel(*(page(p.first_page + i) for i in range(1, pages)))
-        for data in rest:
-            items.extend(self._items(resource, data, what))
+        for more in await gather_or_cancel(*(page(p.first_page + i) for i in range(1, pages))):
+            items.extend(more)
+        return items[: self.max_items]
+
+    def _page(self, resource: Resource, data: object, limit: int, what: str) -> list[object]:
+        """The items of one page; an agency answering more than it was asked for is refused."""
+        items = self._items(resource, data, what)
+        if len(items) > limit:
+            raise AgencyBadResponse(self.agency, f"{what}: {len(items)} items for a page of {limit}")
         return items[: self.max_items]
 
     async def _offsets(self, resource: Resource, p: OffsetPagination, path: str, what: str) -> list[object]:
@@ -229,11 +238,14 @@ class ManifestConnector(Connector):
         cursor: str | None = None
         read_next = path_reader(p.next_cursor, nullable=True)
         while len(items) < self.max_items:
-            params: dict[str, str | int] = {p.limit_param: min(p.page_size, self.max_items - len(items))}
+            limit = min(p.page_size, self.max_items - len(items))
+            params: dict[str, str | int] = {p.limit_param: limit}
             if cursor is not None:
                 params[p.cursor_param] = cursor
             data = await self._get(path, params, what)
             page = self._items(resource, data, what)
+            if len(page) > limit:
+                raise AgencyBadResponse(self.agency, f"{what}: {len(page)} items for a limit of {limit}")
             items.extend(page)
             following = self.mapped(what, functools.partial(read_next, data))
             if following is not None and not isinstance(following, str):
