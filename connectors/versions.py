@@ -22,7 +22,7 @@ from tortoise.transactions import in_transaction
 
 from connectors.manifest import Manifest, ManifestError
 from connectors.manifest_parsing import from_data
-from keys.sealing import SealError, Sealer, is_sealed
+from keys.sealing import Sealer, SealError, is_sealed
 
 log = logging.getLogger("cardhub.connectors")
 

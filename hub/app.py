@@ -27,12 +27,15 @@ from cache.sections import SectionCache
 from connectors import lifecycle
 from connectors.domain import AGENCY_IDS
 from connectors.live import LiveConnectors
-from connectors.registry import agency_auth, builtin_manifest, with_overrides
+from connectors.outbound import OutboundRefused
+from connectors.policy import ConnectorPolicy, sealer_for
+from connectors.registry import ConnectorConfigError, agency_auth, builtin_manifest, with_overrides
 from hub import database
 from hub.graphql_app import HubGraphQL, edge_for, limits_for
 from hub.outage import STORE_ERRORS, store_error_handler
 from hub.readiness import healthz, readyz, readyz_details
 from hub.settings import Settings
+from keys.keyring import CACHE, SECRETS, Keyring
 from schema.context import Services
 from schema.schema import build_schema
 
@@ -52,14 +55,27 @@ def builtin_overrides(settings: Settings) -> Callable[[str], Mapping[str, Any]]:
 
 
 def check_builtins(settings: Settings) -> None:
-    """Refuse settings that would make a built-in manifest invalid (a bad URL, a missing credential)."""
+    """Refuse settings that would make a built-in manifest invalid (a bad URL, a missing credential), or
+    point one where the outbound policy forbids (the operator's URLs obey it too)."""
     overrides = builtin_overrides(settings)
+    outbound = settings.outbound
     for agency in builtin_agencies(settings):
-        agency_auth(with_overrides(builtin_manifest(agency), overrides(agency)))
+        manifest = with_overrides(builtin_manifest(agency), overrides(agency))
+        agency_auth(manifest)
+        try:
+            outbound.check_url(manifest.base_url)
+        except OutboundRefused as exc:
+            raise ConnectorConfigError(f"agencies.{agency}.url: {exc}") from None
 
 
-def connector_policy(settings: Settings) -> lifecycle.Policy:
-    return lifecycle.Policy(https_only=not settings.is_sandbox, url_prefixes=settings.agency_url_prefixes)
+def connector_policy(settings: Settings, keyring: Keyring) -> ConnectorPolicy:
+    """The operator's rules for agency connectors: outbound addresses, section owners, sealed secrets."""
+    return ConnectorPolicy(
+        outbound=settings.outbound,
+        url_prefixes=settings.agency_url_prefixes,
+        section_owners=settings.all_section_owners,
+        sealer=sealer_for(keyring[SECRETS]),
+    )
 
 
 def builtin_agencies(settings: Settings) -> list[str]:
@@ -85,12 +101,12 @@ def citizen_login(settings: Settings) -> tuple[CitizenAuthenticator | None, str]
     return None, settings.session_secret or secrets.token_urlsafe(32)
 
 
-def build_cache(settings: Settings) -> SectionCache | None:
+def build_cache(settings: Settings, keyring: Keyring) -> SectionCache | None:
     if settings.cache_url == "off":
         return None
-    if settings.cache_url.startswith(("redis://", "rediss://")):
-        return SectionCache(RedisBackend(settings.cache_url), settings.cache_stale_seconds)
-    return SectionCache(MemoryBackend(settings.cache_max_entries), settings.cache_stale_seconds)
+    if settings.shared_cache:
+        return SectionCache(RedisBackend(settings.cache_url), settings.cache_stale_seconds, keys=keyring[CACHE])
+    return SectionCache(MemoryBackend(settings.cache_max_entries), settings.cache_stale_seconds, keys=keyring[CACHE])
 
 
 def login_throttle(settings: Settings, cache: SectionCache | None) -> LoginThrottle:
@@ -108,7 +124,9 @@ def login_throttle(settings: Settings, cache: SectionCache | None) -> LoginThrot
 
 
 def create_app(settings: Settings) -> Starlette:
-    cache = build_cache(settings)
+    keyring = settings.keyring()  # once: a purpose without a key may get one of this process only
+    policy = connector_policy(settings, keyring)
+    cache = build_cache(settings, keyring)
 
     # The cache's invalidations look the cache up when they run (the one the requests use).
     def current_cache() -> SectionCache | None:
@@ -129,6 +147,7 @@ def create_app(settings: Settings) -> Starlette:
     purges = PurgeFollower(current_cache)
     connectors = LiveConnectors(
         builtin_overrides(settings),
+        policy=policy,
         poll_seconds=settings.connector_poll_seconds,
         on_change=forget_section,
         also_poll=purges.apply,
@@ -138,7 +157,7 @@ def create_app(settings: Settings) -> Starlette:
         connectors=connectors,
         default_page_size=settings.default_page_size,
         max_page_size=settings.max_page_size,
-        connector_policy=connector_policy(settings),
+        connector_policy=policy,
         cache=cache,
     )
 
@@ -156,7 +175,7 @@ def create_app(settings: Settings) -> Starlette:
                 added = await seed_registry()
                 if added:
                     log.info("seeded the card registry with %d sandbox personas", added)
-            seeded = await lifecycle.seed_builtins(builtin_agencies(settings))
+            seeded = await lifecycle.seed_builtins(builtin_agencies(settings), policy)
             if seeded:
                 log.info("registered the built-in connector manifests of %s", ", ".join(seeded))
             await connectors.start()

@@ -17,7 +17,7 @@ from auth.clients import ClientType
 from connectors.domain import AGENCY_IDS
 from connectors.manifest import ManifestError
 from connectors.registry import ConnectorConfigError
-from hub import cli_cache, cli_connectors, cli_db, cli_documents, database
+from hub import cli_cache, cli_connectors, cli_db, cli_documents, cli_keys, database
 from hub import settings as settings_module
 from hub.settings import Settings, SettingsError
 
@@ -110,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_cache.add_parser(sub)
     cli_db.add_parser(sub)
     cli_documents.add_parser(sub)
+    cli_keys.add_parser(sub)
 
     demo = sub.add_parser("demo", help="sandbox agencies + hub + a ready token")
     demo.add_argument("--port", type=int, default=8000)

@@ -30,7 +30,7 @@ def _purge(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> None:
         async with database.connected(settings.database_url):
             await purges.request(args.section, "cli")
-        cache = build_cache(settings)
+        cache = build_cache(settings, settings.keyring())
         if cache is not None and cache.backend.name != "memory":
             if args.section:
                 await cache.forget_section(args.section)

@@ -20,6 +20,7 @@ from connectors import lifecycle, versions
 from connectors.domain import Section
 from connectors.manifest import Manifest, ManifestError
 from connectors.manifest_parsing import MAX_MANIFEST_BYTES, json_schema, parse
+from connectors.policy import ConnectorPolicy, NotYourSection
 from connectors.versions import ConnectorState, ConnectorVersion, VersionError
 from hub import database
 from hub.app import builtin_agencies, builtin_overrides, connector_policy
@@ -87,17 +88,24 @@ def _read(path: str) -> bytes:
     return data
 
 
+def _policy(settings: Settings) -> ConnectorPolicy:
+    return connector_policy(settings, settings.keyring())
+
+
 def _run(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
     async def run() -> T:
         async with database.connected(settings.database_url):
-            await lifecycle.seed_builtins(builtin_agencies(settings))
+            await lifecycle.seed_builtins(builtin_agencies(settings), _policy(settings))
             return await work()
 
     return asyncio.run(run())
 
 
-def _refused(exc: ManifestError | VersionError) -> int:
-    lines = [str(p) for p in exc.problems] if isinstance(exc, ManifestError) else [str(exc)]
+def _refused(exc: ManifestError | VersionError | NotYourSection) -> int:
+    if isinstance(exc, ManifestError):
+        lines = [str(p) for p in exc.problems]
+    else:
+        lines = [f"{exc.path}: {exc}" if isinstance(exc, NotYourSection) else str(exc)]
     kind = "contract test failed" if isinstance(exc, lifecycle.ContractFailed) else "refused"
     print(f"cardhub: {kind}:", file=sys.stderr)
     for line in lines:
@@ -113,8 +121,9 @@ def _validate(args: argparse.Namespace, settings: Settings) -> int:
 
     async def online() -> tuple[Manifest, Section]:
         # As registration would see it: the operator's policy, the section's owner, "<redacted>" filled in.
-        checked = await lifecycle.prepare(text, policy=connector_policy(settings))
-        return checked, await lifecycle.contract_test(checked)
+        policy = _policy(settings)
+        checked = await lifecycle.prepare(text, policy)
+        return checked, await lifecycle.contract_test(checked, policy)
 
     try:
         if args.offline:
@@ -132,8 +141,8 @@ def _validate(args: argparse.Namespace, settings: Settings) -> int:
 def _register(args: argparse.Namespace, settings: Settings) -> int:
     try:
         text = _read(args.file)
-        record, created = _run(settings, lambda: lifecycle.register(text, BY, policy=connector_policy(settings)))
-    except (ManifestError, VersionError) as exc:
+        record, created = _run(settings, lambda: lifecycle.register(text, BY, _policy(settings)))
+    except (ManifestError, VersionError, NotYourSection) as exc:
         return _refused(exc)
     if args.json:
         print(json.dumps({"agency": record.agency, "version": record.version, "created": created}))
@@ -154,17 +163,22 @@ def _list(args: argparse.Namespace, settings: Settings) -> int:
         ]
 
     rows = _run(settings, work)
+    owners = settings.all_section_owners
     if args.json:
-        print(json.dumps([_state_json(s, v) for s, v in rows], ensure_ascii=False))
+        print(json.dumps([_state_json(s, v, owners) for s, v in rows], ensure_ascii=False))
         return 0
     width = max([len("REGISTERED BY"), *(len(v.registered_by) for _, v in rows)]) + 2
-    print(f"{'AGENCY':<18}{'SECTION':<17}{'VERSION':>7}  {'STATE':<9}{'REGISTERED BY':<{width}}CHANGED AT")
+    print(f"{'AGENCY':<18}{'SECTION':<17}{'OWNER':<18}{'VERSION':>7}  {'STATE':<9}{'REGISTERED BY':<{width}}CHANGED AT")
     for state, version in rows:
         status = "enabled" if state.enabled else "disabled"
+        owner = owners.get(state.section) or "-"
         print(
-            f"{state.agency:<18}{state.section:<17}{state.version:>7}  {status:<9}{version.registered_by:<{width}}"
-            f"{state.changed_at:%Y-%m-%d %H:%M:%S}"
+            f"{state.agency:<18}{state.section:<17}{owner:<18}{state.version:>7}  {status:<9}"
+            f"{version.registered_by:<{width}}{state.changed_at:%Y-%m-%d %H:%M:%S}"
         )
+    unserved = sorted(s for s, a in owners.items() if a and s not in {state.section for state, _ in rows})
+    for section in unserved:
+        print(f"{'-':<18}{section:<17}{owners[section]:<18}{'-':>7}  (no connector yet)")
     return 0
 
 
@@ -175,14 +189,16 @@ def _show(args: argparse.Namespace, settings: Settings) -> int:
     now, history = _run(settings, work)
     if now is None:
         return _refused(VersionError(f"no connector {args.agency!r}"))
-    manifest = now.version.parsed()
+    manifest = now.version.parsed(_policy(settings).sealer)
+    owners = settings.all_section_owners
     if args.json:
-        data = _state_json(now.state, now.version) | {"versions": [_version_json(v) for v in history]}
+        data = _state_json(now.state, now.version, owners) | {"versions": [_version_json(v) for v in history]}
         print(json.dumps(data, ensure_ascii=False))
         return 0
     print(f"{now.state.agency}: {manifest.name}")
     print(
-        f"  section {now.state.section}, {'enabled' if now.state.enabled else 'DISABLED'}, version {now.state.version}"
+        f"  section {now.state.section} (bound to {owners.get(now.state.section) or 'no agency'}), "
+        f"{'enabled' if now.state.enabled else 'DISABLED'}, version {now.state.version}"
     )
     print(f"  base URL {manifest.base_url}, auth {manifest.auth.kind}, cache TTL {manifest.cache_ttl_seconds}s")
     if now.version.registered_by == versions.BUILTIN:
@@ -205,7 +221,7 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
     if record is None:
         which = f"version {args.version} of " if args.version is not None else ""
         return _refused(VersionError(f"no {which}connector {args.agency!r}"))
-    manifest = record.parsed()
+    manifest = record.parsed(_policy(settings).sealer)
     if record.registered_by == versions.BUILTIN:
         from connectors.registry import with_overrides
 
@@ -223,20 +239,20 @@ def _schema(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _disable(args: argparse.Namespace, settings: Settings) -> int:
-    return _change(settings, lambda: lifecycle.disable(args.agency, BY), f"{args.agency}: disabled")
+    return _change(settings, lambda: lifecycle.disable(args.agency, BY, _policy(settings)), f"{args.agency}: disabled")
 
 
 def _enable(args: argparse.Namespace, settings: Settings) -> int:
-    return _change(settings, lambda: lifecycle.enable(args.agency, BY), f"{args.agency}: enabled")
+    return _change(settings, lambda: lifecycle.enable(args.agency, BY, _policy(settings)), f"{args.agency}: enabled")
 
 
 def _rollback(args: argparse.Namespace, settings: Settings) -> int:
     async def work() -> ConnectorVersion:
-        return await lifecycle.rollback(args.agency, BY, to=args.to)
+        return await lifecycle.rollback(args.agency, BY, _policy(settings), to=args.to)
 
     try:
         record = _run(settings, work)
-    except VersionError as exc:
+    except (VersionError, NotYourSection) as exc:
         return _refused(exc)
     print(f"{record.agency}: version {record.version} is in force again")
     return 0
@@ -245,7 +261,7 @@ def _rollback(args: argparse.Namespace, settings: Settings) -> int:
 def _change(settings: Settings, work: Callable[[], Awaitable[Any]], done: str) -> int:
     try:
         _run(settings, work)
-    except VersionError as exc:
+    except (VersionError, NotYourSection) as exc:
         return _refused(exc)
     print(f"{done} (running hubs follow within {settings.connector_poll_seconds:g}s)")
     return 0
@@ -257,10 +273,11 @@ def _summary(section: Section) -> str:
     return ", ".join(f"{len(v)} {name}" for name, v in counts if isinstance(v, tuple)) or "ok"
 
 
-def _state_json(state: ConnectorState, version: ConnectorVersion) -> dict[str, Any]:
+def _state_json(state: ConnectorState, version: ConnectorVersion, owners: dict[str, str]) -> dict[str, Any]:
     return {
         "agency": state.agency,
         "section": state.section,
+        "sectionOwner": owners.get(state.section) or None,
         "version": state.version,
         "enabled": state.enabled,
         "registeredBy": version.registered_by,

@@ -7,6 +7,7 @@ logged, and ``Settings.__repr__`` leaves them out.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -14,7 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from connectors.domain import AGENCY_IDS
+from connectors.outbound import OutboundPolicy
+from connectors.policy import DEFAULT_SECTION_OWNERS
 from connectors.registry import OVERRIDE_KEYS
+from keys.keyring import CACHE, PURPOSES, Keyring, KeySettingError, Purpose
 
 AGENCY_KEYS = OVERRIDE_KEYS  # the [agencies.ID] settings override a built-in manifest's
 AUTH_KINDS = ("api_key", "oauth2_client_credentials", "hmac", "none")
@@ -43,6 +47,17 @@ class Settings:
     connector_poll_seconds: float = 2.0  # how soon a connector change made elsewhere is in force here
     # URL prefixes agency-registered connectors may point at ("https://api.etong.example/"); empty: any.
     agency_url_prefixes: tuple[str, ...] = ()
+    # Outside sandbox mode, agency calls never reach loopback, private, link-local, multicast or cloud
+    # metadata addresses, except those inside these networks ("10.20.0.0/16"), and only go over https,
+    # except to these hosts (an agency gateway reached over an encrypted link of its own).
+    agency_allowed_networks: tuple[str, ...] = ()
+    agency_plain_http_hosts: tuple[str, ...] = ()
+    # section -> the one agency that may serve it (register, update, disable its connector). The five
+    # built-in sections are bound to the agencies of the same name; set one to "" to bind it to none.
+    section_owners: Mapping[str, str] = field(default_factory=dict)
+    # Keys (keys/keyring.py): "KID:KEY[,KID:KEY...]", the first current. Required in production.
+    secrets_key: str = field(default="", repr=False)  # connector secrets at rest
+    cache_key: str = field(default="", repr=False)  # the shared cache's keys and values
     max_page_size: int = 100
     default_page_size: int = 20
     max_query_depth: int = 12
@@ -95,6 +110,33 @@ class Settings:
     @property
     def graphiql_enabled(self) -> bool:
         return self.is_sandbox if self.graphiql is None else self.graphiql
+
+    @property
+    def shared_cache(self) -> bool:
+        return self.cache_url.startswith(("redis://", "rediss://"))
+
+    @property
+    def required_keys(self) -> tuple[Purpose, ...]:
+        """Keys production needs: the cache's only when the cache is shared (Redis)."""
+        return tuple(p for p in PURPOSES if p is not CACHE or self.shared_cache)
+
+    def keyring(self) -> Keyring:
+        """The hub's keys (build once: a purpose without a key may get one of this process only)."""
+        values = {p.setting: getattr(self, p.setting) for p in PURPOSES}
+        return Keyring.load(values, sandbox=self.is_sandbox, required=self.required_keys)
+
+    @property
+    def outbound(self) -> OutboundPolicy:
+        return OutboundPolicy.from_strings(
+            sandbox=self.is_sandbox,
+            networks=self.agency_allowed_networks,
+            plain_http_hosts=self.agency_plain_http_hosts,
+        )
+
+    @property
+    def all_section_owners(self) -> dict[str, str]:
+        """section -> agency: the built-in bindings with the operator's on top ("" binds to none)."""
+        return {**DEFAULT_SECTION_OWNERS, **self.section_owners}
 
     def agency_config(self, agency: str) -> Mapping[str, Any]:
         """The agency's settings; in sandbox mode anything unset falls back to the sandbox's own."""
@@ -199,10 +241,19 @@ def _validated(values: dict[str, Any]) -> Settings:
     ):
         if getattr(settings, name) < 1:
             raise SettingsError(f"setting {name}: must be at least 1")
-    if not settings.is_sandbox and not settings.issuer:
-        raise SettingsError(
-            "setting issuer: required in production: the URL clients reach the hub at, e.g. https://hub.example"
-        )
+    missing = _missing_in_production(settings)
+    if missing:
+        raise SettingsError("production needs these settings: " + "; ".join(missing))
+    try:
+        settings.keyring()  # parsed now, so a bad key stops the start, naming its setting
+        settings.outbound  # noqa: B018
+    except (KeySettingError, ValueError) as exc:
+        raise SettingsError(str(exc)) from None
+    for section, agency in settings.section_owners.items():
+        if section not in AGENCY_IDS:
+            raise SettingsError(f"section_owners: unknown section {section!r}; known: {', '.join(AGENCY_IDS)}")
+        if agency and not _AGENCY_ID.match(agency):
+            raise SettingsError(f"section_owners.{section}: {agency!r} is not an agency id")
     if settings.cache_url not in ("", "memory", "off") and not settings.cache_url.startswith(("redis://", "rediss://")):
         raise SettingsError("setting cache_url: memory, off, or a redis:// URL")
     if settings.connector_poll_seconds < 0:
@@ -213,6 +264,34 @@ def _validated(values: dict[str, Any]) -> Settings:
     for agency, table in settings.agencies.items():
         _check_agency(agency, table)
     return settings
+
+
+def _missing_in_production(settings: Settings) -> list[str]:
+    """Each setting production cannot start without, with what it is for."""
+    if settings.is_sandbox:
+        return []
+    missing = []
+    if not settings.issuer:
+        missing.append("issuer (CARDHUB_ISSUER): the URL clients reach the hub at, e.g. https://hub.example")
+    for purpose in settings.required_keys:
+        if not getattr(settings, purpose.setting):
+            missing.append(f"{purpose.setting} ({purpose.env}): {purpose.protects}; `cardhub keys generate` makes one")
+    return missing
+
+
+_AGENCY_ID = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
+
+
+def _section_owners(raw: Any) -> dict[str, str]:
+    """A table {section = "agency"}, or "section=agency,section=agency" from the environment."""
+    if isinstance(raw, str):
+        pairs = [item.partition("=") for item in raw.replace(",", " ").split()]
+        if any(not sep for _, sep, _ in pairs):
+            raise ValueError("expected section=agency pairs, e.g. transit=etong,health=health")
+        return {section.strip(): agency.strip() for section, _, agency in pairs}
+    if not isinstance(raw, Mapping) or not all(isinstance(v, str) for v in raw.values()):
+        raise TypeError('must be a table of section = "agency"')
+    return {str(k): v for k, v in raw.items()}
 
 
 def _check_login_and_refresh(settings: Settings) -> None:
@@ -252,6 +331,8 @@ def _convert(name: str, raw: Any, annotation: Any) -> Any:
         if not isinstance(raw, Mapping):
             raise TypeError("must be a table of agency tables")
         return {str(k): dict(v) for k, v in raw.items()}
+    if name == "section_owners":
+        return _section_owners(raw)
     if "bool" in kind:
         if isinstance(raw, bool):
             return raw

@@ -17,7 +17,7 @@ from auth.registry import Citizen as CitizenRecord
 from auth.registry import find_citizen
 from cache.sections import SectionCache
 from connectors.base import Connector
-from connectors.lifecycle import Policy
+from connectors.policy import ConnectorPolicy
 from schema.loaders import SectionLoaders
 
 T = TypeVar("T")
@@ -30,7 +30,7 @@ class Services:
     connectors: Mapping[str, Connector]
     default_page_size: int = 20
     max_page_size: int = 100
-    connector_policy: Policy = field(default_factory=Policy)  # where agency connectors may point
+    connector_policy: ConnectorPolicy = field(default_factory=ConnectorPolicy)  # the operator's rules for agencies
     cache: SectionCache | None = None  # None: every read goes to the agency
 
 

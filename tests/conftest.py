@@ -68,7 +68,7 @@ ConnectorFactory = Callable[..., Awaitable[Connector]]
 
 def manifest_data(sandbox: runner.Sandbox, agency: str) -> dict[str, Any]:
     """A built-in manifest as plain data (secret included) pointing at the running sandbox agency."""
-    data: dict[str, Any] = json.loads(with_overrides(builtin_manifest(agency), sandbox.configs()[agency]).stored())
+    data: dict[str, Any] = json.loads(with_overrides(builtin_manifest(agency), sandbox.configs()[agency]).secret_json())
     return data
 
 

@@ -11,7 +11,10 @@ CACHE_KEY = generate("test-cache-1")
 KEYS_ENV = {"CARDHUB_SECRETS_KEY": SECRETS_KEY, "CARDHUB_CACHE_KEY": CACHE_KEY}
 # The sandbox agencies listen on 127.0.0.1 over http: an operator of a real city lists its agency
 # gateway's network here, and plain http only for a gateway reached over an encrypted link.
-LOOPBACK_AGENCIES_ENV = {"CARDHUB_AGENCY_ALLOWED_NETWORKS": "127.0.0.0/8", "CARDHUB_AGENCY_PLAIN_HTTP_HOSTS": "127.0.0.1"}
+LOOPBACK_AGENCIES_ENV = {
+    "CARDHUB_AGENCY_ALLOWED_NETWORKS": "127.0.0.0/8",
+    "CARDHUB_AGENCY_PLAIN_HTTP_HOSTS": "127.0.0.1",
+}
 
 
 def production_env(issuer: str = "https://hub.example", *, loopback_agencies: bool = True) -> dict[str, str]:

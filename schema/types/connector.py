@@ -42,6 +42,10 @@ class Connector:
     agency: strawberry.ID
     name: str
     section: str
+    section_owner: str | None = strawberry.field(
+        description="The agency the hub's operator bound the section to: the only one that may serve it, "
+        "register, update or disable its connector (null: bound to none)."
+    )
     version: int = strawberry.field(description="The manifest version in force (or last in force, if disabled).")
     enabled: bool
     registered_by: str = strawberry.field(description="Who registered this version: a client id, cli or builtin.")
@@ -59,12 +63,18 @@ class Connector:
 
     @classmethod
     def of(
-        cls, state: ConnectorState, version: ConnectorVersion, manifest: Manifest, running: RunningConnector | None
+        cls,
+        state: ConnectorState,
+        version: ConnectorVersion,
+        manifest: Manifest,
+        running: RunningConnector | None,
+        section_owner: str | None,
     ) -> Connector:
         return cls(
             agency=strawberry.ID(state.agency),
             name=manifest.name,
             section=state.section,
+            section_owner=section_owner,
             version=state.version,
             enabled=state.enabled,
             registered_by=version.registered_by,

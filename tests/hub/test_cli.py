@@ -18,9 +18,10 @@ import pytest
 from sandbox import runner
 from sandbox.personas import PERSONAS
 from tests.conftest import RunningHub
+from tests.production import production_env
 
 CARDHUB = str(Path(sys.executable).parent / "cardhub")
-PRODUCTION = {"CARDHUB_MODE": "production", "CARDHUB_ISSUER": "https://hub.example"}
+PRODUCTION = production_env()
 TOKEN = re.compile(r"^chb_[A-Za-z0-9_-]{40,}$")
 
 
@@ -91,7 +92,7 @@ async def test_client_token_reads_by_card_number(hub: RunningHub) -> None:
         (["demo", "--latency", "transit:100"], {}, "--latency takes AGENCY=MS"),
         (["serve"], {"CARDHUB_PORT": "http"}, "setting port"),
         (["serve"], {**PRODUCTION, "CARDHUB_AGENCY_TRANSIT_URL": "ftp://etong"}, "must be an http or https URL"),
-        (["serve"], {"CARDHUB_MODE": "production"}, "setting issuer: required in production"),
+        (["serve"], {"CARDHUB_MODE": "production"}, "production needs these settings: issuer"),
     ],
 )
 def test_usage_errors_exit_2_with_a_message_and_no_traceback(

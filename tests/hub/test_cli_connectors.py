@@ -15,6 +15,7 @@ from sandbox import credentials
 from sandbox.runner import Sandbox
 from tests.conftest import manifest_data
 from tests.hub.test_cli import cardhub
+from tests.production import production_env
 
 SECRETS = (credentials.TRANSIT_CLIENT_SECRET, credentials.LIBRARY_API_KEY, credentials.HEALTH_API_KEY)
 ROOT = Path(__file__).resolve().parents[2]
@@ -132,6 +133,12 @@ def test_a_section_served_by_another_agency_is_refused(tmp_path: Path, env: dict
     path = manifest_file(tmp_path, sandbox, "library", agency="city_library")
     refused = cardhub("connectors", "register", str(path), env=env)
     assert refused.returncode == 1
+    assert "section: the library section is bound to agency 'library'" in refused.stderr
+    assert "city_library" not in listing(env)
+    # Bound to the new agency by the operator, it still waits for the old connector to step aside.
+    rebound = {**env, "CARDHUB_SECTION_OWNERS": "library=city_library"}
+    refused = cardhub("connectors", "register", str(path), env=rebound)
+    assert refused.returncode == 1
     assert "section: the library section is served by agency 'library'" in refused.stderr
     assert "city_library" not in listing(env)
 
@@ -151,10 +158,10 @@ def test_the_published_json_schema_is_the_one_the_hub_checks_against() -> None:
 
 
 def test_production_accepts_only_https_agency_urls(tmp_path: Path, env: dict[str, str], sandbox: Sandbox) -> None:
-    production = {**env, "CARDHUB_MODE": "production", "CARDHUB_ISSUER": "https://hub.example"}
+    production = {**env, **production_env(loopback_agencies=False)}
     refused = cardhub("connectors", "register", str(manifest_file(tmp_path, sandbox)), env=production)
     assert refused.returncode == 1
-    assert "base_url: must be https outside sandbox mode" in refused.stderr
+    assert "base_url: 127.0.0.1: plain http is allowed only to hosts the operator lists" in refused.stderr
 
 
 def test_the_operator_can_limit_where_agency_connectors_point(

@@ -19,6 +19,7 @@ from hub import app as hub_app
 from hub import database
 from sandbox import runner
 from tests.hub.test_cli import CARDHUB
+from tests.production import production_env
 
 PREMIGRATION = Path(__file__).parent / "premigration"  # the schema a hub from before migrations made
 
@@ -174,8 +175,7 @@ async def test_a_production_hub_refuses_to_start_while_migrations_are_pending(tm
     port = runner.free_port()
     env = {
         **os.environ,
-        "CARDHUB_MODE": "production",
-        "CARDHUB_ISSUER": f"http://127.0.0.1:{port}",
+        **production_env(f"http://127.0.0.1:{port}"),
         "CARDHUB_DATABASE_URL": f"sqlite://{tmp_path}/new.sqlite3",
         "CARDHUB_PORT": str(port),
     }

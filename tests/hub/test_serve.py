@@ -15,6 +15,7 @@ import pytest
 from sandbox import runner
 from tests.conftest import RunningHub
 from tests.hub.test_cli import CARDHUB, TOKEN, cardhub
+from tests.production import production_env
 
 
 def port_open(port: int) -> bool:
@@ -67,8 +68,7 @@ async def test_production_mode_serves_no_graphiql_and_no_sandbox_personas(hub: R
     port = runner.free_port()
     env = {
         **os.environ,
-        "CARDHUB_MODE": "production",
-        "CARDHUB_ISSUER": f"http://127.0.0.1:{port}",
+        **production_env(f"http://127.0.0.1:{port}"),
         "CARDHUB_DATABASE_URL": f"sqlite://{tmp_path}/prod.sqlite3",
         "CARDHUB_PORT": str(port),
     }

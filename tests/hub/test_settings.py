@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from hub.settings import Settings, SettingsError, load
+from tests.production import production_env
 
 
 def test_defaults_are_the_embedded_sandbox_set_up() -> None:
@@ -27,7 +28,7 @@ def test_environment_overrides_the_file_which_overrides_defaults(tmp_path: Path)
 def test_database_url_alias_and_production_mode() -> None:
     with pytest.raises(SettingsError, match="issuer"):
         load({"CARDHUB_MODE": "production"})
-    settings = load({"DATABASE_URL": "postgres://db/x", "CARDHUB_MODE": "production", "CARDHUB_ISSUER": "https://h"})
+    settings = load({"DATABASE_URL": "postgres://db/x", **production_env("https://h")})
     assert settings.database_url == "postgres://db/x"
     assert not settings.graphiql_enabled
     # Production never falls back to the sandbox's credentials.

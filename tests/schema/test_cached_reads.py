@@ -19,6 +19,7 @@ from cache.sections import SectionCache, Stored
 from connectors import versions
 from connectors.live import LiveConnectors
 from connectors.manifest_parsing import from_data
+from connectors.policy import ConnectorPolicy
 from sandbox.personas import PERSONAS
 from tests.conftest import RunningHub, agency_stats, manifest_data, reset_agency_stats
 
@@ -112,7 +113,7 @@ async def test_a_connector_change_drops_its_sections_copies(hub: RunningHub, cac
     before = (await versions.ConnectorState.get(agency="transit")).version
     data = manifest_data(hub.sandbox, "transit")
     data["cache_ttl_seconds"] = 59
-    await versions.add_and_activate(from_data(data), "tests")
+    await versions.add_and_activate(from_data(data), "tests", ConnectorPolicy().sealer)
     try:
         await live.refresh()
         reset_agency_stats(hub.sandbox, "transit")

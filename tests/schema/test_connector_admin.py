@@ -214,7 +214,7 @@ async def test_an_agency_cannot_touch_another_agencys_connector(hub: RunningHub)
     data = data_for(hub, "library")
     data["agency"] = AGENCY
     body = await register(hub, token, data)
-    assert body["errors"][0]["extensions"]["code"] == "MANIFEST_INVALID"
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert body["errors"][0]["extensions"]["problems"][0]["path"] == "section"
     state = await versions.ConnectorState.get(agency="library")
     assert (state.version, state.enabled) == (library_before, True)
