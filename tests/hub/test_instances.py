@@ -18,6 +18,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import redis.asyncio as aioredis
 
 from sandbox import runner
 from sandbox.personas import PERSONAS
@@ -127,6 +128,15 @@ async def test_a_revoke_through_one_instance_holds_on_the_other_at_once(
     assert not [i for i in agency_stats(sandbox, "transit")["intervals"] if "/token" not in i["path"]], (
         "the other instance should have served the copy the first one stored in Redis"
     )
+    redis = aioredis.Redis.from_url(REDIS_DB, decode_responses=True)
+    try:
+        names = [str(k) for k in await redis.keys("*")]
+        entries = [k for k in names if ":s:transit:" in k]
+        value = str(await redis.get(entries[0])) if entries else ""
+    finally:
+        await redis.aclose()
+    assert entries and not any(CITIZEN in k for k in names)
+    assert value.startswith("sealed.v1.") and CITIZEN not in value  # sealed, and one key on both instances
 
     revoke = "mutation($id: ID!) { revokeConsent(consentId: $id) { status } }"
     _, body = await graphql(one, revoke, citizen_token, {"id": consent_id.group(1)})

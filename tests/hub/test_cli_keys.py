@@ -1,0 +1,78 @@
+"""``cardhub keys`` and ``cardhub secrets rotate``, run as an operator runs them: a rotation of the
+secrets key, start to end, on a scratch database, with the rows read straight from the file."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from keys.keyring import SECRETS, KeySet, generate
+from sandbox import credentials
+from tests.hub.test_cli import cardhub
+
+SECRETS_IN_MANIFESTS = (
+    credentials.TRANSIT_CLIENT_SECRET,
+    credentials.LIBRARY_API_KEY,
+    credentials.HEALTH_API_KEY,
+)
+
+
+def stored(db: Path) -> list[str]:
+    with sqlite3.connect(db) as connection:
+        return [row[0] for row in connection.execute("SELECT manifest FROM connector_version")]
+
+
+def key_ids(db: Path) -> set[str]:
+    return {json.loads(m)["auth"]["secret"].split(".")[2] for m in stored(db) if "secret" in json.loads(m)["auth"]}
+
+
+def test_generate_prints_a_key_the_hub_accepts_and_list_never_shows_one(tmp_path: Path) -> None:
+    made = cardhub("keys", "generate", "--kid", "2026-12")
+    assert made.returncode == 0, made.stderr
+    entry = made.stdout.strip()
+    assert KeySet.parse(SECRETS, entry).current.kid == "2026-12"
+    env = {"CARDHUB_DATABASE_URL": f"sqlite://{tmp_path}/k.sqlite3", "CARDHUB_SECRETS_KEY": entry}
+    listed = cardhub("keys", "list", "--json", env=env)
+    assert listed.returncode == 0, listed.stderr
+    rows = {r["purpose"]: r for r in json.loads(listed.stdout)}
+    assert rows["secrets"]["kids"] == ["2026-12"] and rows["secrets"]["source"] == "set"
+    assert rows["cache"]["source"] == "public sandbox key"
+    assert entry.split(":")[1] not in listed.stdout
+
+
+def test_a_rotation_reseals_every_stored_secret_and_the_old_key_can_then_go(tmp_path: Path) -> None:
+    db = tmp_path / "rotate.sqlite3"
+    old, new = generate("old"), generate("new")
+    env = {"CARDHUB_DATABASE_URL": f"sqlite://{db}"}
+    seeded = cardhub("connectors", "list", env={**env, "CARDHUB_SECRETS_KEY": old})  # seeds the built-ins
+    assert seeded.returncode == 0, seeded.stderr
+    assert key_ids(db) == {"old"}
+    assert not any(secret in row for row in stored(db) for secret in SECRETS_IN_MANIFESTS)
+
+    # Step 1: the new key first, the old one after it. Step 2: re-seal.
+    rotated = cardhub("secrets", "rotate", env={**env, "CARDHUB_SECRETS_KEY": f"{new},{old}"})
+    assert rotated.returncode == 0, rotated.stderr
+    assert "re-sealed 5 of 5 connector versions under key new" in rotated.stdout
+    assert key_ids(db) == {"new"}
+    again = cardhub("secrets", "rotate", env={**env, "CARDHUB_SECRETS_KEY": f"{new},{old}"})
+    assert "re-sealed 0 of 5" in again.stdout
+
+    # Step 3: the old key goes; everything still opens. Dropping the new one instead is refused, clearly.
+    shown = cardhub("connectors", "show", "library", env={**env, "CARDHUB_SECRETS_KEY": new})
+    assert shown.returncode == 0, shown.stderr
+    refused = cardhub("connectors", "show", "library", env={**env, "CARDHUB_SECRETS_KEY": old})
+    assert refused.returncode != 0
+    assert "sealed under key 'new', which is not among the CARDHUB_SECRETS_KEY keys" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_a_rotation_that_cannot_open_a_secret_changes_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "half.sqlite3"
+    env = {"CARDHUB_DATABASE_URL": f"sqlite://{db}"}
+    assert cardhub("connectors", "list", env={**env, "CARDHUB_SECRETS_KEY": generate("a")}).returncode == 0
+    before = stored(db)
+    failed = cardhub("secrets", "rotate", env={**env, "CARDHUB_SECRETS_KEY": generate("b")})
+    assert failed.returncode == 1
+    assert "nothing was changed" in failed.stderr
+    assert stored(db) == before
