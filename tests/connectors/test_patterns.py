@@ -250,8 +250,9 @@ async def test_the_largest_answers_keep_the_loop_responsive(
     agency, data = hostile
     long_text = "健" * (MAX_BODY_BYTES // 4)  # 3 bytes each in UTF-8, 6 as JSON's \uXXXX
     agency.answer(TEST_CARD, resident(long_text[: MAX_BODY_BYTES // 7]))
-    many_visits = {"records": [VISIT] * 40_000, "total_pages": 1}  # about 4 MiB for a page of 100
-    many_vaccinations = {"records": [VACCINATION] * 60_000, "total_pages": 1}
+    # About 4 MiB a page, but no more items than the page size of 100 (more is refused): the bulk is padding.
+    many_visits = {"records": [VISIT] * 100, "total_pages": 2, "padding": [VISIT] * 39_900}
+    many_vaccinations = {"records": [VACCINATION] * 100, "total_pages": 2, "padding": [VACCINATION] * 59_900}
     agency.answer("/visits", many_visits)
     agency.answer("/vaccinations", many_vaccinations)
     connector = await started(data)

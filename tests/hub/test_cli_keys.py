@@ -76,3 +76,22 @@ def test_a_rotation_that_cannot_open_a_secret_changes_nothing(tmp_path: Path) ->
     assert failed.returncode == 1
     assert "nothing was changed" in failed.stderr
     assert stored(db) == before
+
+
+def test_a_secret_stored_in_the_clear_by_an_older_release_is_sealed_by_rotate(tmp_path: Path) -> None:
+    db = tmp_path / "legacy.sqlite3"
+    env = {"CARDHUB_DATABASE_URL": f"sqlite://{db}", "CARDHUB_SECRETS_KEY": generate("now")}
+    assert cardhub("connectors", "list", env=env).returncode == 0
+    with sqlite3.connect(db) as connection:  # as releases before sealing stored it
+        row_id, text = connection.execute(
+            "SELECT id, manifest FROM connector_version WHERE agency='library'"
+        ).fetchone()
+        data = json.loads(text)
+        data["auth"]["secret"] = credentials.LIBRARY_API_KEY
+        connection.execute("UPDATE connector_version SET manifest=? WHERE id=?", (json.dumps(data), row_id))
+    shown = cardhub("connectors", "show", "library", env=env)  # still readable, with a warning in the log
+    assert shown.returncode == 0, shown.stderr
+    rotated = cardhub("secrets", "rotate", env=env)
+    assert "re-sealed 1 of 5" in rotated.stdout
+    assert not any(credentials.LIBRARY_API_KEY in row for row in stored(db))
+    assert key_ids(db) == {"now"}
