@@ -58,6 +58,10 @@ class Settings:
     # Keys (keys/keyring.py): "KID:KEY[,KID:KEY...]", the first current. Required in production.
     secrets_key: str = field(default="", repr=False)  # connector secrets at rest
     cache_key: str = field(default="", repr=False)  # the shared cache's keys and values
+    checkpoint_key: str = field(default="", repr=False)  # the access log's signed checkpoints
+    card_key: str = field(default="", repr=False)  # virtual card credentials
+    receipts_key: str = field(default="", repr=False)  # consent receipts
+    events_key: str = field(default="", repr=False)  # security events pushed to data users
     max_page_size: int = 100
     default_page_size: int = 20
     max_query_depth: int = 12
@@ -118,7 +122,7 @@ class Settings:
     @property
     def required_keys(self) -> tuple[Purpose, ...]:
         """Keys production needs: the cache's only when the cache is shared (Redis)."""
-        return tuple(p for p in PURPOSES if p is not CACHE or self.shared_cache)
+        return tuple(p for p in PURPOSES if p.required and (p is not CACHE or self.shared_cache))
 
     def keyring(self) -> Keyring:
         """The hub's keys (build once: a purpose without a key may get one of this process only)."""

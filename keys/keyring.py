@@ -37,6 +37,7 @@ class Purpose:
     name: str
     setting: str  # the Settings field; its environment variable is CARDHUB_<SETTING>
     protects: str
+    required: bool = True  # outside sandbox mode, refuse to start without it (the hub may narrow this)
 
     @property
     def env(self) -> str:
@@ -47,7 +48,12 @@ SECRETS = Purpose("secrets", "secrets_key", "agency credentials stored in connec
 CACHE = Purpose(
     "cache", "cache_key", "the shared cache: card numbers in keys (HMAC) and sections in values (AES-256-GCM)"
 )
-PURPOSES: tuple[Purpose, ...] = (SECRETS, CACHE)
+# Signing keys (Ed25519, keys/signing.py): the same format, the key being the 32-byte seed.
+CHECKPOINT = Purpose("checkpoint", "checkpoint_key", "signed checkpoints of the access log (Ed25519)", required=False)
+CARD = Purpose("card", "card_key", "virtual card credentials shown to agency terminals (Ed25519)", required=False)
+RECEIPTS = Purpose("receipts", "receipts_key", "consent receipts given to citizens (Ed25519 JWS)", required=False)
+EVENTS = Purpose("events", "events_key", "security events pushed to apps and agencies (Ed25519 JWS)", required=False)
+PURPOSES: tuple[Purpose, ...] = (SECRETS, CACHE, CHECKPOINT, CARD, RECEIPTS, EVENTS)
 
 
 class KeySettingError(ValueError):
