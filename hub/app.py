@@ -32,6 +32,7 @@ from connectors.policy import ConnectorPolicy, sealer_for
 from connectors.registry import ConnectorConfigError, agency_auth, builtin_manifest, with_overrides
 from hub import database
 from hub.graphql_app import HubGraphQL, edge_for, limits_for
+from hub.housekeeping import Housekeeper
 from hub.outage import STORE_ERRORS, store_error_handler
 from hub.readiness import healthz, readyz, readyz_details
 from hub.settings import Settings
@@ -123,7 +124,16 @@ def login_throttle(settings: Settings, cache: SectionCache | None) -> LoginThrot
     return LoginThrottle(limits, shared)
 
 
+SANDBOX_BANNER = (
+    "SANDBOX MODE: public persona passwords log in, GraphiQL and introspection are on, agencies may be "
+    "called anywhere over plain http, keys are public. For trying the hub only; never expose it. "
+    "Production is the default: unset CARDHUB_MODE."
+)
+
+
 def create_app(settings: Settings) -> Starlette:
+    if settings.is_sandbox:
+        log.warning(SANDBOX_BANNER)
     keyring = settings.keyring()  # once: a purpose without a key may get one of this process only
     policy = connector_policy(settings, keyring)
     cache = build_cache(settings, keyring)
@@ -163,6 +173,7 @@ def create_app(settings: Settings) -> Starlette:
 
     schema = build_schema(edge=limits_for(settings))
     graphql = HubGraphQL(schema, services, graphiql=settings.graphiql_enabled, edge=edge_for(settings))
+    housekeeper = Housekeeper(settings.prune_interval_seconds, settings.prune_after_seconds, settings.prune_batch_size)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -181,9 +192,11 @@ def create_app(settings: Settings) -> Starlette:
             await connectors.start()
             await purges.apply()  # from now on, purges requested elsewhere reach this process
             consent.REVOKE_LISTENERS.append(forget_withdrawn)
+            await housekeeper.start()
             try:
                 yield
             finally:
+                await housekeeper.close()
                 consent.REVOKE_LISTENERS.remove(forget_withdrawn)
                 await connectors.close()
                 if (last := current_cache()) is not None:
@@ -212,5 +225,6 @@ def create_app(settings: Settings) -> Starlette:
     )
     app.state.connectors = connectors
     app.state.graphql = graphql
+    app.state.housekeeper = housekeeper
     app.state.settings = settings
     return app

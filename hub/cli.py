@@ -30,7 +30,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        settings = settings_module.load(config_file=args.config)
+        sandbox_only = getattr(args, "default_mode", "production") == "sandbox"
+        if sandbox_only and os.environ.get("CARDHUB_MODE") == "production":
+            raise UsageError(f"cardhub {args.command} runs in sandbox mode only; CARDHUB_MODE says production")
+        if getattr(args, "needs_settings", True):
+            mode = getattr(args, "default_mode", "production")
+            settings = settings_module.load(config_file=args.config, default_mode=mode)
+        else:  # needs none (keys generate, connectors schema): works before any setting exists
+            settings = Settings()
         result: int = args.handler(args, settings)
         return result
     except (
@@ -62,10 +69,10 @@ def _parser() -> argparse.ArgumentParser:
     sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", required=True)
     up = sandbox_sub.add_parser("up", help="start all five agencies until Ctrl-C")
     _fault_options(up)
-    up.set_defaults(handler=_sandbox_up)
+    up.set_defaults(handler=_sandbox_up, needs_settings=False)
     personas = sandbox_sub.add_parser("personas", help="list the test citizens")
     personas.add_argument("--json", action="store_true", help="JSON with cardNumber, name, username, password")
-    personas.set_defaults(handler=_sandbox_personas)
+    personas.set_defaults(handler=_sandbox_personas, needs_settings=False)
 
     token = sub.add_parser("token", help="mint a bearer token (sandbox mode only)")
     who = token.add_mutually_exclusive_group(required=True)
@@ -73,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     who.add_argument("--client", metavar="CLIENT_ID", help="a client's own token, for Query.citizen")
     token.add_argument("--scope", action="append", metavar="S", help="repeatable; default: every read scope")
     token.add_argument("--ttl", type=int, metavar="SECONDS", help="lifetime (default: settings)")
-    token.set_defaults(handler=_token)
+    token.set_defaults(handler=_token, default_mode="sandbox")
 
     clients_parser = sub.add_parser("clients", help="apps and agencies allowed to ask for citizen data")
     clients_sub = clients_parser.add_subparsers(dest="clients_command", required=True)
@@ -96,10 +103,10 @@ def _parser() -> argparse.ArgumentParser:
     grant.add_argument("--persona", required=True, metavar="CARD_NUMBER")
     grant.add_argument("--client", required=True, metavar="CLIENT_ID")
     grant.add_argument("--scope", action="append", metavar="S", help="repeatable; default: all the client may ask")
-    grant.set_defaults(handler=_consent_grant)
+    grant.set_defaults(handler=_consent_grant, default_mode="sandbox")
 
     scopes_parser = sub.add_parser("scopes", help="print the scope catalogue as the docs' Markdown table")
-    scopes_parser.set_defaults(handler=_scopes)
+    scopes_parser.set_defaults(handler=_scopes, needs_settings=False)
 
     audit_parser = sub.add_parser("audit", help="the tamper-evident access log")
     audit_sub = audit_parser.add_subparsers(dest="audit_command", required=True)
@@ -115,7 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="sandbox agencies + hub + a ready token")
     demo.add_argument("--port", type=int, default=8000)
     _fault_options(demo)
-    demo.set_defaults(handler=_demo)
+    demo.set_defaults(handler=_demo, default_mode="sandbox")
     return parser
 
 
@@ -304,6 +311,8 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from hub import demo
     from sandbox import runner
 
+    if not settings.is_sandbox:
+        raise UsageError("cardhub demo runs in sandbox mode only; CARDHUB_MODE (or the config file) says production")
     try:
         demo.run(settings, port=args.port, latency=_latencies(args.latency), down=args.down)
     except runner.SandboxStartError as exc:

@@ -68,7 +68,7 @@ def add_parser(sub: Any) -> None:
         command.set_defaults(handler=handler)
 
     schema = commands.add_parser("schema", help="print the manifest's JSON Schema")
-    schema.set_defaults(handler=_schema)
+    schema.set_defaults(handler=_schema, needs_settings=False)
 
     rollback = commands.add_parser("rollback", help="put the version before the one in force back (or --to N)")
     rollback.add_argument("agency", metavar="ID")

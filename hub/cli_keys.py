@@ -26,7 +26,7 @@ def add_parser(sub: Any) -> None:
     commands = keys.add_subparsers(dest="keys_command", required=True)
     gen = commands.add_parser("generate", help="print a new KID:KEY entry to put first in a key setting")
     gen.add_argument("--kid", help="the key id (default: a random one)")
-    gen.set_defaults(handler=_generate)
+    gen.set_defaults(handler=_generate, needs_settings=False)
     listing = commands.add_parser("list", help="each key setting: set or not, and its key ids (never the keys)")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=_list)

@@ -32,7 +32,9 @@ class SettingsError(ValueError):
 
 @dataclass(frozen=True)
 class Settings:
-    mode: str = "sandbox"  # sandbox: sandbox tokens, GraphiQL, registry seeded from sandbox personas
+    # production unless told otherwise; sandbox: sandbox tokens, GraphiQL, registry seeded from personas,
+    # agencies anywhere over plain http. Chosen by CARDHUB_MODE=sandbox, `cardhub demo`, `cardhub sandbox`.
+    mode: str = "production"
     host: str = "127.0.0.1"
     port: int = 8000
     database_url: str = "sqlite://cardhub-data/cardhub.sqlite3"
@@ -156,9 +158,13 @@ class Settings:
         return replace(self, agencies=merged)
 
 
-def load(environ: Mapping[str, str] | None = None, config_file: str | None = None) -> Settings:
+def load(
+    environ: Mapping[str, str] | None = None, config_file: str | None = None, default_mode: str = "production"
+) -> Settings:
+    """``default_mode`` applies when neither the environment nor the file names a mode: production,
+    except for the commands that exist for the sandbox (``cardhub demo``, ``cardhub sandbox``)."""
     env = os.environ if environ is None else environ
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = {"mode": default_mode}
     path = config_file or env.get("CARDHUB_CONFIG")
     if path:
         values.update(_from_file(Path(path)))

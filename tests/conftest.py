@@ -26,6 +26,11 @@ from hub.server import EmbeddedServer, start_in_background
 from hub.settings import Settings
 from sandbox import runner
 
+# The hub runs in production mode unless told otherwise. The suite runs the sandbox (stand-in agencies,
+# personas, public keys) except where a test asks for production itself (tests/production.py), or
+# checks the default (tests/hub/test_cli.py drops this to run the console script as shipped).
+os.environ["CARDHUB_MODE"] = "sandbox"
+
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[runner.Sandbox]:
@@ -151,6 +156,7 @@ AGENCY_CLIENT = "test-agency-client"
 async def hub(sandbox: runner.Sandbox, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningHub]:
     db = tmp_path_factory.mktemp("hub") / "hub.sqlite3"
     settings = Settings(
+        mode="sandbox",
         database_url=f"sqlite://{db}",
         port=runner.free_port(),
         agency_timeout_seconds=1.0,

@@ -25,14 +25,18 @@ PRODUCTION = production_env()
 TOKEN = re.compile(r"^chb_[A-Za-z0-9_-]{40,}$")
 
 
-def cardhub(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def cardhub(
+    *args: str, env: dict[str, str | None] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run the console script; a variable given as None is removed from the environment."""
+    merged = {**os.environ, **(env or {})}
     return subprocess.run(
         [CARDHUB, *args],
         check=False,
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, **(env or {})},
+        env={k: v for k, v in merged.items() if v is not None},
     )
 
 
@@ -93,10 +97,15 @@ async def test_client_token_reads_by_card_number(hub: RunningHub) -> None:
         (["serve"], {"CARDHUB_PORT": "http"}, "setting port"),
         (["serve"], {**PRODUCTION, "CARDHUB_AGENCY_TRANSIT_URL": "ftp://etong"}, "must be an http or https URL"),
         (["serve"], {"CARDHUB_MODE": "production"}, "production needs these settings: issuer"),
+        # Production is the default: nothing set is a production hub missing its settings, each named.
+        (["serve"], {"CARDHUB_MODE": None}, "issuer (CARDHUB_ISSUER)"),
+        (["serve"], {"CARDHUB_MODE": None}, "secrets_key (CARDHUB_SECRETS_KEY)"),
+        (["demo"], {"CARDHUB_MODE": "production"}, "cardhub demo runs in sandbox mode only"),
+        (["token", "--persona", PERSONAS[0].card_number], {"CARDHUB_MODE": "production"}, "sandbox mode only"),
     ],
 )
 def test_usage_errors_exit_2_with_a_message_and_no_traceback(
-    args: list[str], env: dict[str, str], message: str, tmp_path: Path
+    args: list[str], env: dict[str, str | None], message: str, tmp_path: Path
 ) -> None:
     result = cardhub(*args, env={"CARDHUB_DATABASE_URL": f"sqlite://{tmp_path}/db.sqlite3", **env})
     assert result.returncode == 2

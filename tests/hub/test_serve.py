@@ -41,9 +41,12 @@ async def test_serve_runs_the_hub_from_environment_settings(hub: RunningHub, tmp
     port = runner.free_port()
     env = {**os.environ, "CARDHUB_DATABASE_URL": f"sqlite://{tmp_path}/serve.sqlite3", "CARDHUB_PORT": str(port)}
     env.update({f"CARDHUB_AGENCY_{a.upper()}_URL": u for a, u in hub.sandbox.urls.items()})
-    proc = await asyncio.create_subprocess_exec(CARDHUB, "serve", env=env, stderr=subprocess.DEVNULL)
+    log = tmp_path / "serve.log"
+    with log.open("wb") as err:
+        proc = await asyncio.create_subprocess_exec(CARDHUB, "serve", env=env, stderr=err)
     try:
         await wait_for(f"http://127.0.0.1:{port}/healthz", hub.http, proc)
+        assert "SANDBOX MODE" in log.read_text()  # CARDHUB_MODE=sandbox (tests/conftest.py): said loudly
         minted = await asyncio.to_thread(cardhub, "token", "--persona", "350200000001", "--scope", "transit", env=env)
         token = minted.stdout.strip()
         assert TOKEN.match(token)
@@ -86,7 +89,8 @@ async def test_production_mode_serves_no_graphiql_and_no_sandbox_personas(hub: R
             assert resp.status != 200
             assert "graphiql" not in (await resp.text()).lower()
         async with hub.http.post(url, json={"query": "{ __typename }"}) as resp:
-            assert (await resp.json())["data"] == {"__typename": "Query"}
+            # Production runs registered documents only, for anonymous callers too.
+            assert (await resp.json())["errors"][0]["extensions"]["code"] == "PERSISTED_DOCUMENT_REQUIRED"
         # Production neither seeds the sandbox personas nor mints sandbox tokens.
         result = await asyncio.to_thread(cardhub, "token", "--persona", "350200000001", env=env)
         assert result.returncode == 2

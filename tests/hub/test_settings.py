@@ -7,19 +7,27 @@ import pytest
 from hub.settings import Settings, SettingsError, load
 from tests.production import production_env
 
+SANDBOX = {"CARDHUB_MODE": "sandbox"}
 
-def test_defaults_are_the_embedded_sandbox_set_up() -> None:
-    settings = load({})
-    assert settings == Settings()
-    assert settings.is_sandbox
+
+def test_production_is_the_default_and_names_every_setting_it_misses() -> None:
+    assert Settings().mode == "production"
+    with pytest.raises(SettingsError) as refused:
+        load({})
+    message = str(refused.value)
+    assert "production needs these settings" in message
+    assert "issuer (CARDHUB_ISSUER)" in message and "secrets_key (CARDHUB_SECRETS_KEY)" in message
+    settings = load({}, default_mode="sandbox")  # cardhub demo, cardhub sandbox, cardhub token
+    assert settings == Settings(mode="sandbox")
     assert settings.database_url.startswith("sqlite://")
     assert settings.graphiql_enabled
+    assert load({"CARDHUB_MODE": "production", **production_env()}, default_mode="sandbox").mode == "production"
 
 
 def test_environment_overrides_the_file_which_overrides_defaults(tmp_path: Path) -> None:
     config = tmp_path / "cardhub.toml"
     config.write_text('port = 9001\nmax_page_size = 50\n[agencies.transit]\nurl = "http://file"\n')
-    settings = load({"CARDHUB_PORT": "9002", "CARDHUB_AGENCY_TRANSIT_SECRET": "s3cret"}, str(config))
+    settings = load({**SANDBOX, "CARDHUB_PORT": "9002", "CARDHUB_AGENCY_TRANSIT_SECRET": "s3cret"}, str(config))
     assert settings.port == 9002
     assert settings.max_page_size == 50
     assert settings.agencies["transit"] == {"url": "http://file", "secret": "s3cret"}
@@ -36,7 +44,7 @@ def test_database_url_alias_and_production_mode() -> None:
 
 
 def test_sandbox_mode_falls_back_to_the_sandbox_agencies() -> None:
-    config = load({"CARDHUB_AGENCY_HEALTH_URL": "http://127.0.0.1:1"}).agency_config("health")
+    config = load({**SANDBOX, "CARDHUB_AGENCY_HEALTH_URL": "http://127.0.0.1:1"}).agency_config("health")
     assert config["url"] == "http://127.0.0.1:1"
     assert config["auth"] == "api_key"
 
@@ -58,23 +66,23 @@ def test_bad_values_are_refused_with_the_setting_named(env: dict[str, str], mess
 
 def test_bad_config_files_are_refused(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="not found"):
-        load({}, str(tmp_path / "missing.toml"))
+        load(SANDBOX, str(tmp_path / "missing.toml"))
     broken = tmp_path / "broken.toml"
     broken.write_text("port = [")
     with pytest.raises(SettingsError, match="not valid TOML"):
-        load({}, str(broken))
+        load(SANDBOX, str(broken))
     unknown = tmp_path / "unknown.toml"
     unknown.write_text("prot = 1\n")
     with pytest.raises(SettingsError, match="unknown settings"):
-        load({}, str(unknown))
+        load(SANDBOX, str(unknown))
     agency = tmp_path / "agency.toml"
     agency.write_text('[agencies.parking]\nurl = "http://x"\n')
     with pytest.raises(SettingsError, match="unknown agency"):
-        load({}, str(agency))
+        load(SANDBOX, str(agency))
 
 
 def test_secrets_stay_out_of_repr() -> None:
-    settings = load({"CARDHUB_AGENCY_TRANSIT_SECRET": "s3cret"})
+    settings = load({**SANDBOX, "CARDHUB_AGENCY_TRANSIT_SECRET": "s3cret"})
     assert "s3cret" not in repr(settings)
 
 
@@ -94,11 +102,11 @@ def test_agency_tables_and_limits_are_checked_when_loaded(tmp_path: Path, toml: 
     config = tmp_path / "cardhub.toml"
     config.write_text(toml)
     with pytest.raises(SettingsError, match=message):
-        load({}, str(config))
+        load(SANDBOX, str(config))
 
 
 def test_max_connections_can_come_from_the_environment() -> None:
-    settings = load({"CARDHUB_AGENCY_LIBRARY_MAX_CONNECTIONS": "7"})
+    settings = load({**SANDBOX, "CARDHUB_AGENCY_LIBRARY_MAX_CONNECTIONS": "7"})
     assert settings.agencies["library"]["max_connections"] == "7"
 
 

@@ -495,13 +495,13 @@ async def test_password_table_hashes_with_salt_and_says_nothing_about_which_part
 
 
 def test_citizen_login_needs_a_session_secret_in_production(caplog: pytest.LogCaptureFixture) -> None:
-    sandbox_auth, sandbox_secret = citizen_login(Settings())
+    sandbox_auth, sandbox_secret = citizen_login(Settings(mode="sandbox"))
     assert isinstance(sandbox_auth, SandboxLogin) and len(sandbox_secret) >= 32
-    assert citizen_login(Settings())[1] != sandbox_secret  # random per process when not configured
-    assert citizen_login(Settings(session_secret="s" * 40))[1] == "s" * 40
+    assert citizen_login(Settings(mode="sandbox"))[1] != sandbox_secret  # random per process when not configured
+    assert citizen_login(Settings(mode="sandbox", session_secret="s" * 40))[1] == "s" * 40
     authenticator, _ = citizen_login(Settings(mode="production"))
     assert authenticator is None
     assert "session_secret is not set" in caplog.text
-    settings = load({"CARDHUB_SESSION_SECRET": "from-the-environment"})
+    settings = load({"CARDHUB_MODE": "sandbox", "CARDHUB_SESSION_SECRET": "from-the-environment"})
     assert settings.session_secret == "from-the-environment"
     assert "from-the-environment" not in repr(settings)
