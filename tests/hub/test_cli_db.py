@@ -12,7 +12,9 @@ import pytest
 
 from hub.cli_db import where
 from tests.hub.test_cli import CARDHUB
-from tests.hub.test_database import make_premigration_database
+from tests.hub.test_database import MIGRATED, make_premigration_database
+
+ALL = ", ".join(MIGRATED)
 
 
 def cardhub_db(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
@@ -38,22 +40,24 @@ def test_status_then_upgrade_then_nothing_left(database_url: str) -> None:
     status = cardhub_db("status", database_url=database_url)
     assert status.returncode == 0, status.stderr
     assert status.stdout == (
-        f"database: {database_url}\n  pending  0001_initial\n1 pending (0001_initial): run `cardhub db upgrade`\n"
+        f"database: {database_url}\n"
+        + "".join(f"  pending  {m}\n" for m in MIGRATED)
+        + f"{len(MIGRATED)} pending ({ALL}): run `cardhub db upgrade`\n"
     )
 
     upgrade = cardhub_db("upgrade", database_url=database_url)
     assert upgrade.returncode == 0, upgrade.stderr
-    assert upgrade.stdout == f"applied 0001_initial\n{database_url}: up to date (0001_initial)\n"
+    assert upgrade.stdout == "".join(f"applied {m}\n" for m in MIGRATED) + f"{database_url}: up to date ({ALL})\n"
 
     again = cardhub_db("upgrade", database_url=database_url)
     assert again.returncode == 0, again.stderr
-    assert again.stdout == f"{database_url}: already up to date (0001_initial)\n"
+    assert again.stdout == f"{database_url}: already up to date ({ALL})\n"
 
     status = cardhub_db("status", "--json", database_url=database_url)
     assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout) == {
         "database": database_url,
-        "applied": ["0001_initial"],
+        "applied": MIGRATED,
         "pending": [],
         "unknown": [],
         "predatesMigrations": False,
@@ -66,7 +70,7 @@ async def test_two_upgrades_at_once_apply_each_migration_once(database_url: str)
     both = await asyncio.gather(*(asyncio.to_thread(cardhub_db, "upgrade", database_url=database_url) for _ in "ab"))
     assert [r.returncode for r in both] == [0, 0], [r.stderr for r in both]
     assert sorted(r.stdout.splitlines()[0] for r in both) == sorted(
-        ["applied 0001_initial", f"{database_url}: already up to date (0001_initial)"]
+        ["applied 0001_initial", f"{database_url}: already up to date ({ALL})"]
     )
 
 

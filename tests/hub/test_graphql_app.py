@@ -19,11 +19,12 @@ from hub.graphql_app import HubGraphQL, edge_for, limits_for
 from hub.settings import Settings
 from sandbox.personas import PERSONAS
 from schema.schema import build_schema
-from tests.conftest import AGENCY_CLIENT, RunningHub
+from tests.conftest import RunningHub
 
 ALICE = PERSONAS[0].card_number
 DEVELOPER = "test-developer-tool"
 PUBLIC_APP = "test-public-app"
+AGENCY_CLIENT = "test-edge-agency"  # listed in free_form_clients
 CONFIDENTIAL_APP = "test-confidential-app"  # not listed in free_form_clients
 INTROSPECT = '{ __type(name: "Citizen") { fields { name } } }'
 TYPO = "{ mee { cardNumber } }"  # "Did you mean 'me'?"
