@@ -124,6 +124,21 @@ def login_throttle(settings: Settings, cache: SectionCache | None) -> LoginThrot
     return LoginThrottle(limits, shared)
 
 
+async def seed(settings: Settings, policy: ConnectorPolicy) -> None:
+    """What a new database needs: the built-in connectors (and the sandbox personas), inserted after a
+    check. Under the database-wide lock, so instances starting together never both insert."""
+    async with database.exclusively():
+        if settings.is_sandbox:
+            from hub.sandbox_seed import seed_registry
+
+            added = await seed_registry()
+            if added:
+                log.info("seeded the card registry with %d sandbox personas", added)
+        seeded = await lifecycle.seed_builtins(builtin_agencies(settings), policy)
+        if seeded:
+            log.info("registered the built-in connector manifests of %s", ", ".join(seeded))
+
+
 SANDBOX_BANNER = (
     "SANDBOX MODE: public persona passwords log in, GraphiQL and introspection are on, agencies may be "
     "called anywhere over plain http, keys are public. For trying the hub only; never expose it. "
@@ -180,15 +195,7 @@ def create_app(settings: Settings) -> Starlette:
         database.prepare(settings.database_url)
         async with RegisterTortoise(app, config=database.config(settings.database_url)):
             await database.ensure_schema(sandbox=settings.is_sandbox)
-            if settings.is_sandbox:
-                from hub.sandbox_seed import seed_registry
-
-                added = await seed_registry()
-                if added:
-                    log.info("seeded the card registry with %d sandbox personas", added)
-            seeded = await lifecycle.seed_builtins(builtin_agencies(settings), policy)
-            if seeded:
-                log.info("registered the built-in connector manifests of %s", ", ".join(seeded))
+            await seed(settings, policy)
             await connectors.start()
             await purges.apply()  # from now on, purges requested elsewhere reach this process
             consent.REVOKE_LISTENERS.append(forget_withdrawn)

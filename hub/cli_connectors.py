@@ -95,7 +95,8 @@ def _policy(settings: Settings) -> ConnectorPolicy:
 def _run(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
     async def run() -> T:
         async with database.connected(settings.database_url):
-            await lifecycle.seed_builtins(builtin_agencies(settings), _policy(settings))
+            async with database.exclusively():
+                await lifecycle.seed_builtins(builtin_agencies(settings), _policy(settings))
             return await work()
 
     return asyncio.run(run())

@@ -14,7 +14,7 @@ import logging
 import os
 import re
 from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -321,6 +321,13 @@ def _cannot_adopt(lacking: Iterable[str]) -> str:
         f"({', '.join(lacking)}); it cannot be brought up to date. Move it aside (keep it if you need its "
         "audit log) and let `cardhub db upgrade` create a new one"
     )
+
+
+def exclusively() -> AbstractAsyncContextManager[None]:
+    """One process at a time across every instance on this database: for start-up work that checks,
+    then inserts (seeding the card registry and the built-in connectors), which instances starting
+    together would otherwise race on."""
+    return _exclusive(connections.get("default"))
 
 
 @asynccontextmanager

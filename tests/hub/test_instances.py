@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
@@ -24,6 +25,7 @@ from sandbox import runner
 from sandbox.personas import PERSONAS
 from tests.cache.conftest import redis_running
 from tests.conftest import agency_stats, reset_agency_stats
+from tests.production import production_env
 
 CARDHUB = str(Path(sys.executable).parent / "cardhub")
 CITIZEN = PERSONAS[3].card_number
@@ -160,3 +162,55 @@ async def test_a_token_revoked_through_one_instance_is_dead_on_the_other(
         assert resp.status == 200
     status, body = await graphql(other, "{ me { name } }", token)
     assert status == 401, body
+
+
+async def _fresh_database(name: str) -> str:
+    admin = await asyncpg.connect("postgres://postgres@127.0.0.1:5432/postgres", timeout=5)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return f"postgres://postgres@127.0.0.1:5432/{name}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["sandbox", "production"])
+async def test_instances_started_together_on_a_new_database_all_come_up(
+    postgres_url: str, env: dict[str, str], tmp_path: Path, mode: str
+) -> None:
+    """A rolling deploy or an autoscaler starts many at once: seeding the card registry and the built-in
+    connectors is check-then-insert, done under the database-wide lock. Five trials per mode, three
+    instances each, on a database no hub has touched (sandbox: migrated by the instances themselves)."""
+    base = postgres_url.rsplit("/", 1)[1]
+    for trial in range(5):
+        url = await _fresh_database(f"{base}_{mode}_{trial}")
+        trial_env = {**env, "CARDHUB_DATABASE_URL": url, "CARDHUB_MODE": mode}
+        if mode == "production":
+            trial_env.update(production_env(), CARDHUB_DATABASE_URL=url, CARDHUB_CACHE_URL=REDIS_DB)
+            cli(trial_env, "db", "upgrade")
+        hubs = [Hub(trial_env, tmp_path / f"{mode}-{trial}-{i}.log") for i in range(3)]
+        try:
+            await asyncio.gather(*(asyncio.to_thread(h.wait_ready) for h in hubs))
+            logs = "".join(h.log.read_text() for h in hubs)
+            assert "IntegrityError" not in logs and "Traceback" not in logs, logs[-3000:]
+        finally:
+            for h in hubs:
+                h.stop()
+            connection = await asyncpg.connect(url)
+        try:
+            connectors = await connection.fetchval("SELECT count(*) FROM connector_version")
+            citizens = await connection.fetchval("SELECT count(*) FROM citizen")
+        finally:
+            await connection.close()
+            await _drop(url.rsplit("/", 1)[1])
+        assert connectors == 5, f"trial {trial}: {connectors} built-in connector versions"
+        assert citizens == (len(PERSONAS) if mode == "sandbox" else 0)
+
+
+async def _drop(name: str) -> None:
+    admin = await asyncpg.connect("postgres://postgres@127.0.0.1:5432/postgres", timeout=5)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
