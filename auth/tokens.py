@@ -11,9 +11,11 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 from tortoise import fields
+from tortoise.expressions import Q
 from tortoise.indexes import Index
 from tortoise.models import Model
 
+from auth import clients
 from auth.principal import Principal
 
 TOKEN_PREFIX = "chb_"  # makes leaked tokens easy to find with secret scanners
@@ -49,6 +51,9 @@ class AccessToken(Model):
         indexes = (
             # consent.revoke(): withdrawing a consent revokes the citizen's tokens for that client.
             Index(fields=("citizen", "client_id"), name="access_token_citizen_client"),
+            # prune(): housekeeping deletes by these, in bounded batches.
+            Index(fields=("expires_at",), name="access_token_expires"),
+            Index(fields=("revoked_at",), name="access_token_revoked"),
         )
 
 
@@ -93,9 +98,24 @@ async def authenticate(raw: str) -> Principal:
         raise InvalidToken("token revoked")
     if record.expires_at <= datetime.now(UTC):
         raise InvalidToken("token expired")
+    # Disabling a client revokes its tokens; this also refuses one issued while the disable ran.
+    if await clients.is_disabled(record.client_id):
+        raise InvalidToken("client disabled")
     return Principal(
         client_id=record.client_id,
         scopes=frozenset(record.scope.split()),
         citizen=record.citizen,
         token_id=str(record.id),
     )
+
+
+async def prune(before: datetime, limit: int) -> tuple[int, int]:
+    """Delete up to ``limit`` tokens that expired or were revoked before ``before``: (found, deleted).
+
+    Idempotent and safe to run in several processes at once: a row another run deleted first is
+    simply not counted here.
+    """
+    stale = Q(expires_at__lt=before) | Q(revoked_at__lt=before)
+    ids = await AccessToken.filter(stale).limit(limit).values_list("id", flat=True)
+    deleted: int = await AccessToken.filter(id__in=ids).delete() if ids else 0
+    return len(ids), deleted

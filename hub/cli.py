@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import sys
@@ -13,11 +12,10 @@ from collections.abc import Sequence
 from types import FrameType
 
 from auth import scopes, tokens
-from auth.clients import ClientType
 from connectors.domain import AGENCY_IDS
 from connectors.manifest import ManifestError
 from connectors.registry import ConnectorConfigError
-from hub import cli_cache, cli_connectors, cli_db, cli_documents, cli_keys, database
+from hub import cli_cache, cli_clients, cli_connectors, cli_db, cli_documents, cli_keys, database
 from hub import settings as settings_module
 from hub.settings import Settings, SettingsError
 
@@ -82,21 +80,6 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", type=int, metavar="SECONDS", help="lifetime (default: settings)")
     token.set_defaults(handler=_token, default_mode="sandbox")
 
-    clients_parser = sub.add_parser("clients", help="apps and agencies allowed to ask for citizen data")
-    clients_sub = clients_parser.add_subparsers(dest="clients_command", required=True)
-    create = clients_sub.add_parser("create", help="register a client; prints its secret once")
-    create.add_argument("--name", required=True)
-    create.add_argument("--type", required=True, choices=[t.value for t in ClientType])
-    create.add_argument("--redirect-uri", action="append", default=[], metavar="URI", help="exact match; repeatable")
-    create.add_argument("--scope", action="append", required=True, metavar="S", help="repeatable")
-    create.add_argument("--purpose", required=True, help="shown to citizens on the consent screen")
-    create.add_argument("--json", action="store_true", help="print the client as JSON")
-    create.add_argument(
-        "--first-party", action="store_true", help="the city's own app: may show and manage citizens' consents"
-    )
-    create.add_argument("--agency", metavar="ID", help="agency clients: the agency id whose connectors it manages")
-    create.set_defaults(handler=_clients_create)
-
     consent_parser = sub.add_parser("consent", help="citizens' consents (sandbox stand-in for the consent screen)")
     consent_sub = consent_parser.add_subparsers(dest="consent_command", required=True)
     grant = consent_sub.add_parser("grant", help="record a persona's consent for a client (sandbox mode only)")
@@ -113,6 +96,7 @@ def _parser() -> argparse.ArgumentParser:
     verify = audit_sub.add_parser("verify", help="check the hash chain; name the first broken entry")
     verify.set_defaults(handler=_audit_verify)
 
+    cli_clients.add_parser(sub)
     cli_connectors.add_parser(sub)
     cli_cache.add_parser(sub)
     cli_db.add_parser(sub)
@@ -219,46 +203,6 @@ async def _mint(settings: Settings, persona: str | None, client: str | None, gra
             return await sandbox_access.citizen_token(persona, granted, ttl)
         assert client is not None
         return await tokens.issue(client, granted, None, ttl)
-
-
-def _clients_create(args: argparse.Namespace, settings: Settings) -> int:
-    from auth import clients
-
-    async def run() -> tuple[clients.Client, str | None]:
-        async with database.connected(settings.database_url):
-            return await clients.create(
-                args.name,
-                ClientType(args.type),
-                args.redirect_uri,
-                scopes.parse(args.scope, client_scopes=True),
-                args.purpose,
-                first_party=args.first_party,
-                agency=args.agency,
-            )
-
-    try:
-        client, secret = asyncio.run(run())
-    except clients.ClientError as exc:
-        raise UsageError(str(exc)) from None
-    shown = {
-        "client_id": client.client_id,
-        "name": client.name,
-        "type": client.type.value,
-        "redirect_uris": client.redirect_uris,
-        "scope": client.scope,
-        "purpose": client.purpose,
-        "first_party": client.first_party,
-        "agency": client.agency,
-    }
-    if secret is not None:
-        shown["client_secret"] = secret
-    if args.json:
-        print(json.dumps(shown, ensure_ascii=False))
-    else:
-        print("\n".join(f"{k}: {v}" for k, v in shown.items()))
-        if secret is not None:
-            print("Keep the secret now: it is stored hashed and cannot be shown again.")
-    return 0
 
 
 def _consent_grant(args: argparse.Namespace, settings: Settings) -> int:

@@ -2,8 +2,9 @@
 
 ``cardhub db upgrade`` applies the pending migrations: run it before starting a new version of the hub
 (a production hub refuses to start while any is pending; a sandbox hub applies them itself). A database
-made by a hub from before migrations is adopted. Exit codes: 0 done, 1 refused (the reason is printed),
-2 usage.
+made by a hub from before migrations is adopted. ``cardhub db prune`` deletes expired and revoked
+tokens and codes now, as every hub instance does periodically (hub/housekeeping.py). Exit codes: 0 done,
+1 refused (the reason is printed), 2 usage.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from tortoise.exceptions import DBConnectionError
 
-from hub import database
+from hub import database, housekeeping
 from hub.settings import Settings
 
 T = TypeVar("T")
@@ -34,6 +35,10 @@ def add_parser(sub: Any) -> None:
     status = commands.add_parser("status", help="the migrations applied and pending; changes nothing")
     status.add_argument("--json", action="store_true")
     status.set_defaults(handler=_status)
+
+    prune = commands.add_parser("prune", help="delete expired and revoked tokens and codes now; print the counts")
+    prune.add_argument("--json", action="store_true")
+    prune.set_defaults(handler=_prune)
 
 
 def _run(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
@@ -102,6 +107,28 @@ def _status(args: argparse.Namespace, settings: Settings) -> int:
     for name in now.unknown:
         print(f"  unknown  {name} (applied by a newer hub)")
     print(now.advice)
+    return 0
+
+
+def _prune(args: argparse.Namespace, settings: Settings) -> int:
+    async def work() -> dict[str, int]:
+        now = await database.status()
+        if now.pending or now.predates_migrations:
+            raise database.SchemaOutOfDate(f"the schema is not up to date: {now.advice}")
+        return await housekeeping.prune(settings.prune_after_seconds, settings.prune_batch_size)
+
+    try:
+        counts = _run(settings, work)
+    except database.SchemaError as exc:
+        return _refused(exc)
+    except (DBConnectionError, OSError) as exc:
+        return _unreachable(settings, exc)
+    if args.json:
+        print(json.dumps({"database": where(settings.database_url), "deleted": counts}))
+        return 0
+    for kind, deleted in counts.items():
+        print(f"{kind.replace('_', ' ')}: {deleted} deleted")
+    print(f"(expired or revoked more than {settings.prune_after_seconds} s ago; consents and the access log are kept)")
     return 0
 
 

@@ -89,6 +89,12 @@ class Settings:
     # A duplicate refresh from the same client this soon after a rotation gets the same new pair (two
     # requests in flight at once); later, a reused refresh token revokes its grant. 0: no grace.
     refresh_grace_seconds: float = 10.0
+    # Housekeeping (hub/housekeeping.py): every instance deletes expired and revoked tokens and codes
+    # about every prune_interval_seconds (0: never; `cardhub db prune` still does), prune_after_seconds
+    # after they expired or were revoked, prune_batch_size rows per statement.
+    prune_interval_seconds: float = 3600.0
+    prune_after_seconds: int = 3600
+    prune_batch_size: int = 1000
     # Citizen login (/login): attempts per account and per client address within the window before each
     # further one waits, the wait doubling from login_delay_seconds up to login_max_delay_seconds.
     # Shared by every instance when cache_url is a Redis URL.
@@ -248,6 +254,7 @@ def _validated(values: dict[str, Any]) -> Settings:
         "port",
         "access_token_ttl_seconds",
         "refresh_token_ttl_seconds",
+        "prune_batch_size",
     ):
         if getattr(settings, name) < 1:
             raise SettingsError(f"setting {name}: must be at least 1")
@@ -363,7 +370,8 @@ def _convert(name: str, raw: Any, annotation: Any) -> Any:
         return value
     if kind == "float":
         value_f = float(raw)
-        if value_f < 0 or (value_f == 0 and name not in ("connector_poll_seconds", "refresh_grace_seconds")):
+        zero_allowed = ("connector_poll_seconds", "refresh_grace_seconds", "prune_interval_seconds")
+        if value_f < 0 or (value_f == 0 and name not in zero_allowed):
             raise ValueError("must be positive")
         return value_f
     if kind == "tuple[str, ...]":

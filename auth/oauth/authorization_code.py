@@ -21,6 +21,7 @@ from typing import Any
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc7636 import CodeChallenge
 from tortoise import fields
+from tortoise.indexes import Index
 from tortoise.models import Model
 
 from auth.oauth import grants
@@ -43,6 +44,7 @@ class AuthorizationCode(Model):
 
     class Meta:
         table = "authorization_code"
+        indexes = (Index(fields=("expires_at",), name="authorization_code_expires"),)  # prune()
 
     # Authlib's AuthorizationCodeMixin
     def get_redirect_uri(self) -> str:
@@ -87,6 +89,22 @@ async def replayed(code_id: int) -> None:
 
 async def attach_grant(code_id: int, grant_id: int) -> None:
     await AuthorizationCode.filter(id=code_id).update(grant_id=grant_id)
+
+
+async def expire_client(client_id: str) -> None:
+    """A disabled client's unredeemed codes expire now (they could not be redeemed while it is disabled)."""
+    now = datetime.now(UTC)
+    await AuthorizationCode.filter(client_id=client_id, used_at=None, expires_at__gt=now).update(expires_at=now)
+
+
+async def prune(before: datetime, limit: int) -> tuple[int, int]:
+    """Delete up to ``limit`` codes that expired before ``before``, used or not: (found, deleted).
+
+    A used code is kept until then so that its replay still revokes its grant (RFC 6749 section 4.1.2).
+    """
+    ids = await AuthorizationCode.filter(expires_at__lt=before).limit(limit).values_list("id", flat=True)
+    deleted: int = await AuthorizationCode.filter(id__in=ids).delete() if ids else 0
+    return len(ids), deleted
 
 
 class S256Only(CodeChallenge):  # type: ignore[misc]

@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tortoise import fields
+from tortoise.expressions import Q
 from tortoise.indexes import Index
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
@@ -78,6 +79,9 @@ class RefreshToken(Model):
         indexes = (
             # revoke(): revoking a grant revokes its refresh tokens. Foreign keys get no index of their own.
             Index(fields=("grant_id",), name="refresh_token_grant"),
+            # prune(): housekeeping deletes by these, in bounded batches.
+            Index(fields=("expires_at",), name="refresh_token_expires"),
+            Index(fields=("revoked_at",), name="refresh_token_revoked"),
         )
 
 
@@ -187,3 +191,31 @@ async def withdraw(citizen: str, client_id: str, scopes: frozenset[str] | None, 
                     await RefreshToken.filter(id=token.id).update(scope=" ".join(sorted(kept)))
                 else:
                     await RefreshToken.filter(id=token.id).update(revoked_at=now, successor=None)
+
+
+async def revoke_client(client_id: str, why: str) -> int:
+    """Revoke every grant of a client and every token issued to it, grantless ones too; the grants revoked.
+
+    For disabling and deleting a client (``client_management``). Grants are found by client id alone: a
+    scan, fine for an operator's rare act.
+    """
+    now = datetime.now(UTC)
+    async with in_transaction():
+        ids = [g.id for g in await Grant.filter(client_id=client_id, revoked_at=None).only("id")]
+        for grant_id in ids:
+            await _revoke(grant_id, why, now)
+        await RefreshToken.filter(client_id=client_id, revoked_at=None).update(revoked_at=now, successor=None)
+        await AccessToken.filter(client_id=client_id, revoked_at=None).update(revoked_at=now)
+    return len(ids)
+
+
+async def prune(before: datetime, limit: int) -> tuple[int, int]:
+    """Delete up to ``limit`` refresh tokens that expired or were revoked before ``before``: (found, deleted).
+
+    A rotated token still within its lifetime is kept: if it comes back, it is a copy (RFC 9700 section
+    4.14.2), and its record is what lets ``rotate`` revoke the grant. Grants themselves are kept.
+    """
+    stale = Q(expires_at__lt=before) | Q(revoked_at__lt=before)
+    ids = await RefreshToken.filter(stale).limit(limit).values_list("id", flat=True)
+    deleted: int = await RefreshToken.filter(id__in=ids).delete() if ids else 0
+    return len(ids), deleted

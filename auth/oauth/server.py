@@ -264,7 +264,8 @@ class HubAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         self.register_extension(HubIssuer(issuer))
 
     def query_client(self, client_id: str) -> OAuthClient | None:
-        record = on_loop(clients.find, client_id) if client_id else None
+        # A disabled or deleted client is no client: refused at every endpoint, it gets no new token.
+        record = on_loop(clients.find_active, client_id) if client_id else None
         return OAuthClient(record) if record is not None else None
 
     def _generate_token(self, grant_type: str, client: OAuthClient, user: str | None = None,

@@ -40,6 +40,11 @@ QUERY_INDEXES = {
     ("citizen", ("username",)): "usernames are unique",
     ("connector_version", ("agency", "version")): "versions.current, history, point_to",
     ("connector_state", ("section",)): "versions.serving",
+    ("access_token", ("expires_at",)): "tokens.prune: housekeeping, by expiry",
+    ("access_token", ("revoked_at",)): "tokens.prune: housekeeping, by revocation",
+    ("refresh_token", ("expires_at",)): "grants.prune: housekeeping, by expiry",
+    ("refresh_token", ("revoked_at",)): "grants.prune: housekeeping, by revocation",
+    ("authorization_code", ("expires_at",)): "authorization_code.prune: housekeeping, by expiry",
 }
 # Replaced by better ones: no longer made, dropped when a pre-migration database is adopted.
 NOT_WANTED = {("audit_log", ("citizen",)), ("connector_version", ("agency",))}

@@ -1,0 +1,98 @@
+"""Housekeeping: deleting the records that only pile up (expired and revoked tokens, used codes).
+
+Every hub instance runs the job (``Housekeeper``, started in the app's lifespan) about every
+``prune_interval_seconds``, at a random point of each interval so that instances started together do
+not run it together; ``cardhub db prune`` runs it once on demand. Several runs at once are safe: each
+deletes bounded batches of rows found by an indexed expiry column, and a row one run deleted first is
+simply not counted by the other. A run that fails (the database away) is logged and tried again at
+the next interval; it never stops the hub.
+
+What is deleted, ``prune_after_seconds`` after it expired or was revoked: access tokens, refresh tokens
+and authorization codes. The queries belong to the modules that own the records. Consents keep their
+full history and the access log is never pruned: neither is listed here. Citizen sessions are signed
+cookies (``auth/web/session.py``): there is no server-side session record to delete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from auth import tokens
+from auth.oauth import authorization_code, grants
+
+log = logging.getLogger("cardhub.housekeeping")
+
+Batch = Callable[[datetime, int], Awaitable[tuple[int, int]]]  # (before, limit) -> (found, deleted)
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    prune: Batch
+
+
+KINDS = (
+    Kind("access_tokens", tokens.prune),
+    Kind("refresh_tokens", grants.prune),
+    Kind("authorization_codes", authorization_code.prune),
+)
+
+
+async def prune(after_seconds: float, batch_size: int, now: datetime | None = None) -> dict[str, int]:
+    """Delete what expired or was revoked more than ``after_seconds`` ago; the rows deleted per kind."""
+    before = (now or datetime.now(UTC)) - timedelta(seconds=after_seconds)
+    counts: dict[str, int] = {}
+    for kind in KINDS:
+        counts[kind.name] = 0
+        while True:
+            found, deleted = await kind.prune(before, batch_size)
+            counts[kind.name] += deleted
+            if found < batch_size:
+                break
+            await asyncio.sleep(0)  # one batch per statement: requests get the database in between
+    return counts
+
+
+class Housekeeper:
+    """The periodic job of one hub instance."""
+
+    def __init__(self, interval_seconds: float, after_seconds: float, batch_size: int) -> None:
+        self.interval = interval_seconds
+        self.after = after_seconds
+        self.batch_size = batch_size
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self.interval > 0 and self._task is None:
+            self._task = asyncio.create_task(self._run(), name="cardhub-housekeeping")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def run_once(self) -> dict[str, int] | None:
+        """One run; None when it failed (logged, with the reason)."""
+        try:
+            counts = await prune(self.after, self.batch_size)
+        except Exception as exc:  # the database away, a timeout: try again next interval, never stop the hub
+            log.warning("housekeeping failed (%s: %s); trying again in %.0f s", type(exc).__name__, exc, self.interval)
+            return None
+        if any(counts.values()):
+            log.info("housekeeping pruned %s", ", ".join(f"{n} {kind}" for kind, n in counts.items()))
+        return counts
+
+    async def _run(self) -> None:
+        offset = random.uniform(0, self.interval)  # spreads instances started together
+        await asyncio.sleep(offset)
+        while True:
+            await self.run_once()
+            await asyncio.sleep(self.interval)
