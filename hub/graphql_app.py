@@ -125,7 +125,7 @@ class HubGraphQL(GraphQL[HubContext, None]):
             log.info("refused a body over %d bytes request_id=%s", self.edge.max_body_bytes, request_id)
             await _too_large(self.edge.max_body_bytes, request_id)(scope, receive, send)
             return
-        receive = _replay(body)
+        receive = _replay(body, receive)
         try:
             token = bearer_token(request.headers.get("authorization"))
             request.state.principal = await authenticate(token) if token else None
@@ -253,17 +253,18 @@ async def _bounded_body(request: Request, receive: Receive, limit: int) -> bytes
     return b"".join(chunks)
 
 
-def _replay(body: bytes) -> Receive:
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The body already read, then the connection's own messages (a disconnect, when it comes)."""
     sent = False
 
-    async def receive() -> Message:
+    async def replay() -> Message:
         nonlocal sent
         if sent:
-            await asyncio.Event().wait()  # as a live connection does: nothing more until it closes
+            return await receive()
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
 
-    return receive
+    return replay
 
 
 def _too_large(limit: int, request_id: str) -> JSONResponse:
