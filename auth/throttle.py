@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import logging
 import math
+import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -102,9 +104,12 @@ class LocalAttempts:
 
 
 class LoginThrottle:
-    def __init__(self, limits: LoginLimits, shared: AttemptStore | None = None) -> None:
+    def __init__(self, limits: LoginLimits, shared: AttemptStore | None = None, name_key: bytes | None = None) -> None:
+        """``name_key``: the HMAC key that names accounts and addresses in the store (the hub derives it
+        from its ``cache_key``, so every instance names them alike); None: one of this process only."""
         self.limits = limits
         self._shared = shared
+        self._name_key = name_key or secrets.token_bytes(32)
         self._local = LocalAttempts()
         self._checks = asyncio.Semaphore(limits.check_workers)
         self._waiting = 0
@@ -116,7 +121,7 @@ class LoginThrottle:
         they must wait, or when too many checks are queued already.
         """
         limits, now = self.limits, time.time()
-        account_key, address_key = _account_key(account), "login:ip:" + address
+        account_key, address_key = self._name("acct", account.casefold()), self._name("ip", address)
         for key in (account_key, address_key):
             await self._refuse_if_waiting(key, now)
         # The account's attempts count before the check, so a burst gets no more guesses than a sequence;
@@ -173,7 +178,7 @@ class LoginThrottle:
                 log.warning("login attempt store failed (%s); counting in this process", type(exc).__name__)
         return await getattr(self._local, op)(*args)
 
-
-def _account_key(account: str) -> str:
-    # Usernames (existing or not) never reach the store in the clear.
-    return "login:acct:" + hashlib.sha256(account.casefold().encode()).hexdigest()[:32]
+    def _name(self, kind: str, value: str) -> str:
+        # Usernames (existing or not) and client addresses never reach the store in the clear, nor as a
+        # bare hash anyone could reverse by trying the likely ones: an HMAC under the hub's key.
+        return f"login:{kind}:" + hmac.new(self._name_key, value.encode(), hashlib.sha256).hexdigest()[:32]

@@ -110,7 +110,7 @@ def build_cache(settings: Settings, keyring: Keyring) -> SectionCache | None:
     return SectionCache(MemoryBackend(settings.cache_max_entries), settings.cache_stale_seconds, keys=keyring[CACHE])
 
 
-def login_throttle(settings: Settings, cache: SectionCache | None) -> LoginThrottle:
+def login_throttle(settings: Settings, cache: SectionCache | None, keyring: Keyring) -> LoginThrottle:
     """Login attempt limits, counted in Redis (every instance together) when the cache is there."""
     limits = LoginLimits(
         per_account=settings.login_attempts_per_account,
@@ -121,7 +121,7 @@ def login_throttle(settings: Settings, cache: SectionCache | None) -> LoginThrot
         check_workers=settings.login_hash_workers,
     )
     shared = cache.backend if cache is not None and cache.backend.name != "memory" else None
-    return LoginThrottle(limits, shared)
+    return LoginThrottle(limits, shared, name_key=keyring[CACHE].derive("login attempt names hmac-sha256"))
 
 
 async def seed(settings: Settings, policy: ConnectorPolicy) -> None:
@@ -216,7 +216,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/readyz/details", readyz_details),
-            *pages.routes(authenticator, login_throttle(settings, cache)),
+            *pages.routes(authenticator, login_throttle(settings, cache, keyring)),
             *OAuthEndpoints(
                 settings.issuer_url,
                 Lifetimes(

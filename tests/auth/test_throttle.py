@@ -4,6 +4,7 @@ hub processes counting together through Redis."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import re
 import subprocess
@@ -13,6 +14,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import redis.asyncio as aioredis
 
 from auth.throttle import LocalAttempts, LoginLimits, LoginThrottle, TooManyAttempts
 from sandbox.personas import PERSONAS
@@ -191,3 +193,14 @@ async def test_login_throttled_across_two_instances(hubs: tuple[Hub, Hub]) -> No
         return text.replace(PERSONA.username, "").replace("nobody-at-all", "")
 
     assert without_user(unknown_page) == without_user(page)
+
+    # What Redis holds names no username and no address, not even as a bare hash anyone could reverse.
+    redis = aioredis.Redis.from_url(REDIS_DB, decode_responses=True)
+    try:
+        names = [str(n) for n in await redis.keys("*")]
+    finally:
+        await redis.aclose()
+    login = [n for n in names if ":login:" in n]
+    assert login, names
+    bare = hashlib.sha256(PERSONA.username.casefold().encode()).hexdigest()[:32]
+    assert not any(PERSONA.username in n or bare in n or "127.0.0.1" in n for n in login)
