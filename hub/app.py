@@ -30,7 +30,7 @@ from connectors.live import LiveConnectors
 from connectors.outbound import OutboundRefused
 from connectors.policy import ConnectorPolicy, sealer_for
 from connectors.registry import ConnectorConfigError, agency_auth, builtin_manifest, with_overrides
-from hub import database
+from hub import database, virtual_card
 from hub.graphql_app import HubGraphQL, edge_for, limits_for
 from hub.housekeeping import Housekeeper
 from hub.outage import STORE_ERRORS, store_error_handler
@@ -184,6 +184,7 @@ def create_app(settings: Settings) -> Starlette:
         max_page_size=settings.max_page_size,
         connector_policy=policy,
         cache=cache,
+        card=virtual_card.credentials(settings, keyring),
     )
 
     schema = build_schema(edge=limits_for(settings))
@@ -216,6 +217,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/readyz/details", readyz_details),
+            *virtual_card.routes(services.card, lambda: graphql.services),
             *pages.routes(authenticator, login_throttle(settings, cache, keyring)),
             *OAuthEndpoints(
                 settings.issuer_url,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from cardverify.format import MAX_LIFETIME_SECONDS
 from connectors.domain import AGENCY_IDS
 from connectors.outbound import OutboundPolicy
 from connectors.policy import DEFAULT_SECTION_OWNERS
@@ -64,6 +65,9 @@ class Settings:
     card_key: str = field(default="", repr=False)  # virtual card credentials
     receipts_key: str = field(default="", repr=False)  # consent receipts
     events_key: str = field(default="", repr=False)  # security events pushed to data users
+    # A virtual card credential lives this long (terminals refuse more than 300 s): a card reported lost
+    # has no valid credential left this long after the report.
+    card_credential_ttl_seconds: int = 300
     max_page_size: int = 100
     default_page_size: int = 20
     max_query_depth: int = 12
@@ -275,6 +279,8 @@ def _validated(values: dict[str, Any]) -> Settings:
         raise SettingsError("setting cache_url: memory, off, or a redis:// URL")
     if settings.connector_poll_seconds < 0:
         raise SettingsError("setting connector_poll_seconds: must be 0 (off) or more")
+    if not 10 <= settings.card_credential_ttl_seconds <= MAX_LIFETIME_SECONDS:
+        raise SettingsError(f"setting card_credential_ttl_seconds: 10 to {MAX_LIFETIME_SECONDS}; terminals refuse more")
     _check_login_and_refresh(settings)
     if settings.log_level.upper() not in LOG_LEVELS:
         raise SettingsError(f"setting log_level: must be one of {', '.join(LOG_LEVELS)}, not {settings.log_level!r}")

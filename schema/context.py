@@ -18,6 +18,7 @@ from auth.registry import find_citizen
 from cache.sections import SectionCache
 from connectors.base import Connector
 from connectors.policy import ConnectorPolicy
+from schema.card_credential import CardCredentials
 from schema.loaders import SectionLoaders
 
 T = TypeVar("T")
@@ -32,6 +33,7 @@ class Services:
     max_page_size: int = 100
     connector_policy: ConnectorPolicy = field(default_factory=ConnectorPolicy)  # the operator's rules for agencies
     cache: SectionCache | None = None  # None: every read goes to the agency
+    card: CardCredentials | None = None  # the virtual card's issuer (None: Mutation.issueCardCredential is off)
 
 
 @dataclass

@@ -16,6 +16,7 @@ from auth import scopes as scope_catalogue
 from auth.consent import Consent as ConsentRecord
 from auth.consent import ConsentError, ConsentStatus
 from schema import connector_admin
+from schema.card_mutation import CardMutation
 from schema.context import Info
 from schema.errors import BadUserInput, ConsentNotFound, Forbidden
 from schema.permissions import IsCitizenActing, ManagesConnectors, require_principal
@@ -91,5 +92,5 @@ def _known_scopes(scopes: list[str]) -> frozenset[str]:
 
 
 @strawberry.type
-class Mutation(ConsentMutation, ConnectorMutation):
-    """Citizens withdraw consent; agencies manage their connectors."""
+class Mutation(ConsentMutation, ConnectorMutation, CardMutation):
+    """Citizens withdraw consent and ask for virtual card credentials; agencies manage their connectors."""
