@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -134,7 +135,7 @@ async def test_prune_goes_in_batches_until_done(database_url: str) -> None:
 async def test_two_prunes_at_once_count_each_row_once(postgres_url: str) -> None:
     async with database.connected(postgres_url):
         await expired_tokens(1000)
-    env = {**production_env(), "CARDHUB_DATABASE_URL": postgres_url, "CARDHUB_PRUNE_BATCH_SIZE": "50"}
+    env = {**os.environ, **production_env(), "CARDHUB_DATABASE_URL": postgres_url, "CARDHUB_PRUNE_BATCH_SIZE": "50"}
 
     def prune_once() -> subprocess.CompletedProcess[str]:
         command = [CARDHUB, "db", "prune", "--json"]
@@ -170,8 +171,8 @@ async def test_the_periodic_job_prunes_and_survives_a_failing_run(
 
 async def test_two_production_hubs_on_postgres_prune_together(postgres_url: str, tmp_path: Path) -> None:
     env = {
+        **os.environ,
         **production_env(),
-        "PATH": "/usr/bin:/bin",
         "CARDHUB_DATABASE_URL": postgres_url,
         "CARDHUB_CACHE_URL": "redis://127.0.0.1:6379/13",
         "CARDHUB_LOG_LEVEL": "INFO",
