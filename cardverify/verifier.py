@@ -9,6 +9,7 @@ WRONG_PURPOSE, EXPIRED.
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -76,8 +77,10 @@ class _Malformed(Exception):
 def verify(qr_text: str, keys: PublicKeys, purpose: Purpose | str, now: float) -> Verified | Refusal:
     try:
         wanted = purpose if isinstance(purpose, Purpose) else Purpose.named(purpose)
-    except KeyError:
+    except (KeyError, AttributeError):
         return Refusal(WRONG_PURPOSE, "the terminal asked for an unknown purpose")
+    if isinstance(now, bool) or not isinstance(now, int | float) or not math.isfinite(now):
+        return Refusal(EXPIRED, "the terminal's clock gives no time: nothing can be shown valid")
     try:
         protected, kid, body, signature = _unwrap(qr_text)
     except _Malformed as exc:
