@@ -1,40 +1,91 @@
-"""The audit hash chain stays whole when several processes append to one database at once, on
-SQLite and on PostgreSQL (where it runs)."""
+"""The access log across processes, on SQLite and on PostgreSQL (where it runs): three hubs' worth of
+appends and sequencers at once leave no gap and no duplicate; a sequencer killed mid-batch (SIGKILL)
+loses and doubles nothing."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import signal
 import sys
 from pathlib import Path
 
-WRITER = """
-import asyncio, sys
-from auth import audit
-from auth.audit import Decision
-from hub import database
+from tests.production import CHECKPOINT_KEY
 
+PRELUDE = f"""
+import asyncio, json, sys
+from auth import audit
+from auth.audit import sequencer
+from auth.audit.checkpoints import CheckpointSigner
+from auth.audit.records import AuditRecord, Decision
+from auth.audit.verify import verify
+from hub import database
+from keys.keyring import CHECKPOINT, KeySet
+
+SIGNER = CheckpointSigner.from_keys(KeySet.parse(CHECKPOINT, {CHECKPOINT_KEY!r}), "https://hub.example")
+"""
+
+WRITER = (
+    PRELUDE
+    + """
 async def main(url: str, n: int, tag: str) -> None:
     async with database.connected(url):
+        running = sequencer.Sequencer(SIGNER, interval=0.05)  # every process runs one, as every hub does
+        running.start()
         for i in range(n):
             await audit.append(f"{tag}-{i}", "writer-" + tag, [Decision("350200000001", "transit", "ALLOWED")])
+            if i % 10 == 0:
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)
+        await running.stop()
 
 asyncio.run(main(sys.argv[1], int(sys.argv[2]), sys.argv[3]))
 """
-PROCESSES, EACH = 3, 40
+)
 
-
-CHECK = """
-import asyncio, sys
-from auth import audit
-from hub import database
-
+CHECK = (
+    PRELUDE
+    + """
 async def main(url: str) -> None:
     async with database.connected(url):
-        checked, broken = await audit.verify()
-        print(checked, await audit.AuditEntry.all().count(), broken is None)
+        await sequencer.catch_up(SIGNER)
+        report = await verify(SIGNER.verifier_keys())
+        seqs = await AuditRecord.all().order_by("seq").values_list("seq", flat=True)
+        ids = await AuditRecord.all().values_list("request_id", flat=True)
+        print(json.dumps({"fault": str(report.fault) if report.fault else None, "seqs": seqs,
+                          "unique_requests": len(set(ids)), "count": len(ids)}))
 
 asyncio.run(main(sys.argv[1]))
 """
+)
+
+SLOW_SEQUENCER = (
+    PRELUDE
+    + """
+async def main(url: str) -> None:
+    async def stall(batch: sequencer.Batch) -> None:
+        print(json.dumps({"mid_batch": batch.count}), flush=True)
+        await asyncio.sleep(60)  # inside the transaction: the test kills the process here
+
+    async with database.connected(url):
+        await sequencer.integrate(SIGNER, 10_000, on_batch=stall)
+
+asyncio.run(main(sys.argv[1]))
+"""
+)
+
+FILL = (
+    PRELUDE
+    + """
+async def main(url: str, n: int, tag: str) -> None:
+    async with database.connected(url):
+        for i in range(n):
+            await audit.append(f"{tag}-{i}", "app", [Decision("350200000001", "transit", "ALLOWED")])
+
+asyncio.run(main(sys.argv[1], int(sys.argv[2]), sys.argv[3]))
+"""
+)
+PROCESSES, EACH = 3, 60
 
 
 async def run(*args: str) -> str:
@@ -47,8 +98,8 @@ async def run(*args: str) -> str:
     return out.decode()
 
 
-async def appended_by_processes(url: str) -> tuple[int, bool, int]:
-    await run(CHECK, url)  # the schema, before the writers race for it
+async def appended_by_processes(url: str) -> dict[str, object]:
+    await run(FILL, url, "0", "none")  # the schema, before the writers race for it
     writers = [
         await asyncio.create_subprocess_exec(
             sys.executable, "-c", WRITER, url, str(EACH), str(k), stderr=asyncio.subprocess.PIPE
@@ -58,45 +109,42 @@ async def appended_by_processes(url: str) -> tuple[int, bool, int]:
     for writer in writers:
         _, err = await asyncio.wait_for(writer.communicate(), 120)
         assert writer.returncode == 0, err.decode()
-    checked, count, whole = (await run(CHECK, url)).split()
-    return int(checked), whole == "True", int(count)
+    result: dict[str, object] = json.loads(await run(CHECK, url))
+    return result
 
 
-async def test_concurrent_writers_on_sqlite_keep_the_chain(tmp_path: Path) -> None:
-    checked, whole, count = await appended_by_processes(f"sqlite://{tmp_path / 'audit.sqlite3'}")
-    assert whole
-    assert checked == count == PROCESSES * EACH
+def assert_whole(result: dict[str, object], total: int) -> None:
+    assert result["fault"] is None
+    assert result["seqs"] == list(range(total))  # no gap, no duplicate
+    assert result["count"] == result["unique_requests"] == total
 
 
-async def test_concurrent_writers_on_postgresql_keep_the_chain(postgres_url: str) -> None:
-    checked, whole, count = await appended_by_processes(postgres_url)
-    assert whole
-    assert checked == count == PROCESSES * EACH
+async def test_concurrent_writers_and_sequencers_on_sqlite(tmp_path: Path) -> None:
+    assert_whole(await appended_by_processes(f"sqlite://{tmp_path / 'audit.sqlite3'}"), PROCESSES * EACH)
 
 
-FORK = """
-import asyncio, sys
-from auth import audit
-from hub import database
-
-async def main(url: str) -> None:
-    async with database.connected(url):
-        await audit.append("r1", "c", [audit.Decision("1", "transit", "ALLOWED")])
-        head = await audit.AuditEntry.all().order_by("-id").first()
-        # A second writer that read the same head appends after the first one's next entry.
-        await audit.append("r2", "c", [audit.Decision("1", "transit", "ALLOWED")])
-        await audit.AuditEntry.create(
-            at_ms=head.at_ms, request_id="r3", client_id="c", citizen="1", sections="transit", outcome="ALLOWED",
-            reason="", prev_hash=head.hash,
-            hash=audit.entry_hash(head.hash, head.at_ms, "r3", "c", "1", "transit", "ALLOWED", ""),
-        )
-        _, broken = await audit.verify()
-        print("forked" if broken is not None else "whole")
-
-asyncio.run(main(sys.argv[1]))
-"""
+async def test_concurrent_writers_and_sequencers_on_postgresql(postgres_url: str) -> None:
+    assert_whole(await appended_by_processes(postgres_url), PROCESSES * EACH)
 
 
-async def test_two_appends_from_the_same_head_are_caught(tmp_path: Path) -> None:
-    """What the lock prevents: two appends that read the same head fork the chain, and verify says so."""
-    assert (await run(FORK, f"sqlite://{tmp_path / 'forked.sqlite3'}")).strip() == "forked"
+async def killed_mid_batch(url: str) -> dict[str, object]:
+    await run(FILL, url, "500", "before")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", SLOW_SEQUENCER, url, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    line = await asyncio.wait_for(proc.stdout.readline(), 60)
+    assert json.loads(line) == {"mid_batch": 500}  # the batch is written, not committed
+    proc.send_signal(signal.SIGKILL)
+    assert await proc.wait() == -signal.SIGKILL
+    await run(FILL, url, "20", "after")  # the hub went on recording meanwhile
+    result: dict[str, object] = json.loads(await run(CHECK, url))
+    return result
+
+
+async def test_a_sequencer_killed_mid_batch_loses_and_doubles_nothing_on_sqlite(tmp_path: Path) -> None:
+    assert_whole(await killed_mid_batch(f"sqlite://{tmp_path / 'killed.sqlite3'}"), 520)
+
+
+async def test_a_sequencer_killed_mid_batch_loses_and_doubles_nothing_on_postgresql(postgres_url: str) -> None:
+    assert_whole(await killed_mid_batch(postgres_url), 520)
