@@ -54,6 +54,7 @@ def test_an_independent_cwt_library_reads_what_the_hub_signs() -> None:
     key = cwt.COSEKey.from_jwk(one.jwks()["keys"][0])
     raw = zlib.decompress(base45.decode(issued.text[len(PREFIX) :]))
     claims = cwt.decode(raw, key, no_verify=False)
+    assert isinstance(claims, dict)
     assert claims[1] == "https://hub.example"
     assert claims[4] - claims[6] == 300
     assert claims[-65537][40] == "郑𠮷" and claims[-65537][41] == CARD_NUMBER

@@ -12,7 +12,7 @@ KEY_SETTING = "vector-1:" + base64.urlsafe_b64encode(bytes(range(32))).decode().
 ISSUER = "https://hub.example"
 ISSUED_AT = 1_800_000_000
 VERIFY_AT = ISSUED_AT + 60
-FACTS = {
+FACTS: dict[Purpose, dict[str, object]] = {
     Purpose.TRANSIT: {"card_valid": True, "concession": "SENIOR"},
     Purpose.LIBRARY: {"patron_valid": True, "borrowing_blocked": False},
     Purpose.CLINIC: {"health_card_number": "HC3502031234567890", "registered_clinic": "思明区鹭江街道社区卫生服务中心"},

@@ -93,13 +93,14 @@ async def test_chromium_shows_the_code_and_renews_it_in_place(page: Page, hub: R
     await page.wait_for_url("**/me/card?purpose=transit")
     qr = page.locator("#card-qr svg")
     await qr.wait_for()
-    assert (await qr.bounding_box() or {}).get("width", 0) > 100
+    box = await qr.bounding_box()
+    assert box is not None and box["width"] > 100
     first = await page.locator("#card-qr").get_attribute("data-text")
     assert first and isinstance(verify(first, await keys(hub), "transit", time.time()), Verified)
     await page.clock.run_for(5_000)
     assert 290 <= int(await page.locator("#card-seconds").inner_text()) <= 296  # counting down
     await page.clock.run_for(240_000)  # past the renewal point: a new code replaces the old in place
-    renewed = first
+    renewed: str | None = first
     for _ in range(100):  # the page's CSP allows no evaluated script, so poll from here
         renewed = await page.locator("#card-qr").get_attribute("data-text")
         if renewed != first:
