@@ -39,6 +39,7 @@ test: lint typecheck pytest
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.full_profile $(ARGS)
 	$(BIN)/python -m benchmarks.cache_and_instances
+	$(BIN)/python -m benchmarks.card
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache *.egg-info

@@ -43,6 +43,7 @@ from schema.schema import build_schema
 log = logging.getLogger("cardhub")
 
 
+from hub.rights import Rights
 def builtin_overrides(settings: Settings) -> Callable[[str], Mapping[str, Any]]:
     """The operator's settings for a built-in manifest: [agencies.ID] and the agency_* defaults."""
 
@@ -215,13 +216,17 @@ def create_app(settings: Settings) -> Starlette:
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz),
+    rights = Rights(settings, keyring, connectors)  # receipts, exports, security events
             Route("/readyz", readyz),
             Route("/readyz/details", readyz_details),
             *virtual_card.routes(services.card, lambda: graphql.services),
+            *rights.routes(),
             *pages.routes(authenticator, login_throttle(settings, cache, keyring)),
             *OAuthEndpoints(
                 settings.issuer_url,
                 Lifetimes(
+        receipts=rights.receipts,
+        exports=rights.export_policy,
                     settings.access_token_ttl_seconds,
                     settings.refresh_token_ttl_seconds,
                     refresh_grace=settings.refresh_grace_seconds,
@@ -237,3 +242,6 @@ def create_app(settings: Settings) -> Starlette:
     app.state.housekeeper = housekeeper
     app.state.settings = settings
     return app
+            await rights.start()
+                await rights.close()
+    app.state.rights = rights

@@ -15,7 +15,7 @@ from auth import scopes, tokens
 from connectors.domain import AGENCY_IDS
 from connectors.manifest import ManifestError
 from connectors.registry import ConnectorConfigError
-from hub import cli_cache, cli_card, cli_clients, cli_connectors, cli_db, cli_documents, cli_keys, database
+from hub import cli_cache, cli_card, cli_clients, cli_connectors, cli_consent, cli_db, cli_documents, cli_keys, database
 from hub import settings as settings_module
 from hub.settings import Settings, SettingsError
 
@@ -45,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ConnectorConfigError,
         ManifestError,
         database.SchemaError,
+        cli_consent.UsageError,
     ) as exc:
         print(f"cardhub: {exc}", file=sys.stderr)
         return 2
@@ -80,13 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", type=int, metavar="SECONDS", help="lifetime (default: settings)")
     token.set_defaults(handler=_token, default_mode="sandbox")
 
-    consent_parser = sub.add_parser("consent", help="citizens' consents (sandbox stand-in for the consent screen)")
-    consent_sub = consent_parser.add_subparsers(dest="consent_command", required=True)
-    grant = consent_sub.add_parser("grant", help="record a persona's consent for a client (sandbox mode only)")
-    grant.add_argument("--persona", required=True, metavar="CARD_NUMBER")
-    grant.add_argument("--client", required=True, metavar="CLIENT_ID")
-    grant.add_argument("--scope", action="append", metavar="S", help="repeatable; default: all the client may ask")
-    grant.set_defaults(handler=_consent_grant, default_mode="sandbox")
+    cli_consent.add_parser(sub)
 
     scopes_parser = sub.add_parser("scopes", help="print the scope catalogue as the docs' Markdown table")
     scopes_parser.set_defaults(handler=_scopes, needs_settings=False)
@@ -206,50 +201,9 @@ async def _mint(settings: Settings, persona: str | None, client: str | None, gra
         return await tokens.issue(client, granted, None, ttl)
 
 
-def _consent_grant(args: argparse.Namespace, settings: Settings) -> int:
-    if not settings.is_sandbox:
-        raise UsageError("cardhub consent grant works in sandbox mode only: citizens consent on the consent screen")
-    from auth import clients, consent
-    from auth.registry import find_citizen
-    from hub.sandbox_seed import seed_registry
-
-    async def run() -> consent.Consent:
-        async with database.connected(settings.database_url):
-            await seed_registry()
-            client = await clients.find(args.client)
-            if client is None:
-                raise UsageError(f"no client {args.client!r}; register it with cardhub clients create")
-            if await find_citizen(args.persona) is None:
-                raise UsageError(f"no persona with card number {args.persona!r}; see: cardhub sandbox personas")
-            wanted = scopes.parse(args.scope) if args.scope else client.scopes
-            if wanted - client.scopes:
-                raise UsageError(f"client {client.client_id} may not ask for {sorted(wanted - client.scopes)}")
-            return await consent.grant(args.persona, client.client_id, wanted, client.purpose)
-
-    granted = asyncio.run(run())
-    until = f"{granted.expires_at:%Y-%m-%d}"
-    print(f"consent {granted.id}: {args.persona} allows {args.client}: {granted.scope} until {until}")
-    return 0
-
-
 def _scopes(args: argparse.Namespace, settings: Settings) -> int:
     print(scopes.markdown_table())
     return 0
-
-
-def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from auth import audit
-
-    async def run() -> tuple[int, audit.Broken | None]:
-        async with database.connected(settings.database_url):
-            return await audit.verify()
-
-    checked, broken = asyncio.run(run())
-    if broken is None:
-        print(f"audit chain intact: {checked} entries")
-        return 0
-    print(f"audit chain broken at entry {broken.entry_id}: {broken.why} ({checked} entries before it hold)")
-    return 1
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -267,3 +221,18 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from auth import audit
+
+    async def run() -> tuple[int, audit.Broken | None]:
+        async with database.connected(settings.database_url):
+            return await audit.verify()
+
+    checked, broken = asyncio.run(run())
+    if broken is None:
+        print(f"audit chain intact: {checked} entries")
+        return 0
+    print(f"audit chain broken at entry {broken.entry_id}: {broken.why} ({checked} entries before it hold)")
+    return 1
+
+

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from auth import clients, scopes
 from auth.clients import Client, ClientError, ClientType
 from auth.oauth import client_management
-from hub import database
+from hub import cli_consent, database
 from hub.settings import Settings
 
 T = TypeVar("T")
@@ -70,6 +70,8 @@ def add_parser(sub: Any) -> None:
     )
     rotate.add_argument("--json", action="store_true")
     rotate.set_defaults(handler=_rotate)
+
+    cli_consent.add_events_command(commands)
 
 
 def _run(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:

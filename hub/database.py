@@ -49,6 +49,9 @@ MODELS: dict[str, Iterable[str | ModuleType]] = {
         "connectors.versions",
         "cache.purges",
         "auth.documents",
+        "auth.oidc.links",
+        "auth.events",
+        "auth.export",
     ]
 }
 

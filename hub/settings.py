@@ -99,6 +99,20 @@ class Settings:
     prune_interval_seconds: float = 3600.0
     prune_after_seconds: int = 3600
     prune_batch_size: int = 1000
+    # Citizens' rights (docs/consent.md). Data exports: at most export_per_day per citizen in 24 hours,
+    # download links live export_link_seconds, archives are wiped export_keep_seconds after they are done;
+    # the PDF's CJK font (hub/export_pdf.py; "": the first Debian CJK font found).
+    export_per_day: int = 3
+    export_link_seconds: int = 300
+    export_keep_seconds: int = 3600
+    export_font_file: str = ""
+    # Security events (auth/events.py): the outbox is pushed every event_interval_seconds; a failed push
+    # waits event_backoff_seconds, doubled per failure, and event_max_attempts failures in a row mark the
+    # stream failing; each push waits event_timeout_seconds for the receiver's 202.
+    event_interval_seconds: float = 2.0
+    event_backoff_seconds: float = 1.0
+    event_max_attempts: int = 8
+    event_timeout_seconds: float = 5.0
     # Citizen login (/login): attempts per account and per client address within the window before each
     # further one waits, the wait doubling from login_delay_seconds up to login_max_delay_seconds.
     # Shared by every instance when cache_url is a Redis URL.
@@ -281,6 +295,9 @@ def _validated(values: dict[str, Any]) -> Settings:
         raise SettingsError("setting connector_poll_seconds: must be 0 (off) or more")
     if not 10 <= settings.card_credential_ttl_seconds <= MAX_LIFETIME_SECONDS:
         raise SettingsError(f"setting card_credential_ttl_seconds: 10 to {MAX_LIFETIME_SECONDS}; terminals refuse more")
+        "export_per_day",
+        "export_link_seconds",
+        "event_max_attempts",
     _check_login_and_refresh(settings)
     if settings.log_level.upper() not in LOG_LEVELS:
         raise SettingsError(f"setting log_level: must be one of {', '.join(LOG_LEVELS)}, not {settings.log_level!r}")

@@ -12,7 +12,9 @@ from strawberry.types import Info as StrawberryInfo
 from auth import consent
 from auth.audit import Decision
 from auth.consent import Standing
+from auth.export import ExportPolicy
 from auth.principal import Principal
+from auth.receipts import ReceiptIssuer
 from auth.registry import Citizen as CitizenRecord
 from auth.registry import find_citizen
 from cache.sections import SectionCache
@@ -34,6 +36,8 @@ class Services:
     connector_policy: ConnectorPolicy = field(default_factory=ConnectorPolicy)  # the operator's rules for agencies
     cache: SectionCache | None = None  # None: every read goes to the agency
     card: CardCredentials | None = None  # the virtual card's issuer (None: Mutation.issueCardCredential is off)
+    receipts: ReceiptIssuer | None = None  # signs consent receipts (None: Consent.receipts is empty)
+    exports: ExportPolicy | None = None  # data exports' limits (None: requestDataExport is off)
 
 
 @dataclass

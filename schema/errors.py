@@ -48,6 +48,16 @@ class ConsentExpired(HubError):
     code = "CONSENT_EXPIRED"
 
 
+class ConsentPaused(HubError):
+    """The citizen paused this consent: no read until they resume it; the token stays valid."""
+
+    code = "CONSENT_PAUSED"
+
+
+class RateLimited(HubError):
+    code = "RATE_LIMITED"
+
+
 class CitizenNotFound(HubError):
     code = "CITIZEN_NOT_FOUND"
 

@@ -20,6 +20,7 @@ from schema.card_mutation import CardMutation
 from schema.context import Info
 from schema.errors import BadUserInput, ConsentNotFound, Forbidden
 from schema.permissions import IsCitizenActing, ManagesConnectors, require_principal
+from schema.rights import RightsMutation
 from schema.types.connector import Connector, ConnectorRegistration
 from schema.types.consent import Consent
 
@@ -92,5 +93,5 @@ def _known_scopes(scopes: list[str]) -> frozenset[str]:
 
 
 @strawberry.type
-class Mutation(ConsentMutation, ConnectorMutation, CardMutation):
+class Mutation(ConsentMutation, ConnectorMutation, CardMutation, RightsMutation):
     """Citizens withdraw consent and ask for virtual card credentials; agencies manage their connectors."""

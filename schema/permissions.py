@@ -15,7 +15,15 @@ from auth.consent import ConsentStatus, Standing
 from auth.principal import Principal
 from auth.scopes import READ_SCOPES
 from schema.context import Info
-from schema.errors import ConsentExpired, ConsentRequired, ConsentRevoked, Forbidden, HubError, Unauthenticated
+from schema.errors import (
+    ConsentExpired,
+    ConsentPaused,
+    ConsentRequired,
+    ConsentRevoked,
+    Forbidden,
+    HubError,
+    Unauthenticated,
+)
 
 
 def require_principal(info: Info) -> Principal:
@@ -85,6 +93,10 @@ class RequireScope(BasePermission):
         scope = self.scope
         if standing.status is ConsentStatus.EXPIRED:
             return ConsentExpired("the citizen's consent for this client has expired: ask again", scope=scope)
+        if standing.status is ConsentStatus.PAUSED and scope in standing.scopes:
+            # Refused here, before the resolver: no agency call and no cache read while paused.
+            return ConsentPaused(f"the citizen paused this consent: scope {scope!r} reads nothing until resumed",
+                                 scope=scope)  # fmt: skip
         if standing.status is ConsentStatus.REVOKED or scope in standing.revoked:
             return ConsentRevoked(f"the citizen withdrew consent for scope {scope!r}", scope=scope)
         if not standing.allows(scope):

@@ -196,7 +196,7 @@ async def find_refresh_token(raw: str, client_id: str, grace_seconds: float) -> 
     if record.expires_at <= now():
         return None
     standing = await consent.standing(record.citizen, record.client_id)
-    allowed = [s for s in record.scope.split() if standing.allows(s)]
+    allowed = [s for s in record.scope.split() if standing.holds(s)]  # a paused consent keeps its tokens
     # A consent given afresh after a withdrawal or expiry is a new consent: grants made under the old
     # one ended with it (a withdrawal revokes them at once; an expiry is caught here).
     renewed = standing.granted_at is not None and standing.granted_at > grant.created_at

@@ -22,6 +22,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from auth import audit, consent, registry
+from auth import export as data_export
 from auth.clients import Client
 from auth.consent import Consent, ConsentError, ConsentEvent, ConsentStatus
 from auth.login import CitizenAuthenticator
@@ -284,6 +285,7 @@ class _LogView:
     request_id: str
 
 
+    id: int = 0  # the history entry: its receipt is /me/receipts/{id}
 async def _me_context(citizen: str) -> dict[str, Any]:
     person = await registry.find_citizen(citizen)
     consents = await consent.for_citizen(citizen)
@@ -292,7 +294,7 @@ async def _me_context(citizen: str) -> dict[str, Any]:
     if consents:
         for e in await ConsentEvent.filter(consent_id__in=[c.id for c in consents]).order_by("-at", "-id"):
             events.setdefault(e.consent_id, []).append(  # type: ignore[attr-defined]
-                _EventView(_when(e.at), e.action, _in_catalogue_order(e.scope.split()))
+                _EventView(_when(e.at), e.action, _in_catalogue_order(e.scope.split()), e.id)
             )
     client_ids = {c.client_id for c in consents} | {e.client_id for e in entries}
     names = {c.client_id: c.name for c in await Client.filter(client_id__in=client_ids)} if client_ids else {}
@@ -300,6 +302,7 @@ async def _me_context(citizen: str) -> dict[str, Any]:
         _ConsentView(
             id=c.id,
             client_id=c.client_id,
+    paused: bool = False
             client_name=names.get(c.client_id, c.client_id),
             purpose=c.purpose,
             status=c.status.value,
@@ -328,8 +331,9 @@ async def _me_context(citizen: str) -> dict[str, Any]:
     return {
         "name": person.name if person else citizen,
         "card": citizen,
-        "active": [v for v in views if v.active],
-        "past": [v for v in views if not v.active],
+        "active": [v for v in views if v.active or v.paused],
+        "past": [v for v in views if not (v.active or v.paused)],
+        "export_job": await data_export.latest(citizen),
         "log": log_views,
     }
 
@@ -372,3 +376,4 @@ def _notice_view(t: i18n.Translator, notice: object) -> dict[str, str] | None:
     message_id = str(notice["id"])
     text = t(message_id, client=notice.get("client", ""), scope=t.scope(str(notice.get("scope", ""))))
     return {"kind": "ok", "text": text}
+            paused=c.status is ConsentStatus.PAUSED,

@@ -19,7 +19,9 @@ from connectors.errors import AgencyError
 from schema.context import Info
 from schema.errors import AgencyFailure, BadUserInput, Forbidden
 from schema.permissions import IsTheCitizen, RequireScope
+from schema.rights import export_of
 from schema.types.consent import AccessLogEntry, Consent
+from schema.types.data_export import DataExport
 from schema.types.health import HealthSection
 from schema.types.housing_fund import HousingFundSection
 from schema.types.library import LibrarySection
@@ -132,6 +134,14 @@ class Citizen:
         if limit == 0:
             return []
         return [AccessLogEntry.from_record(e) for e in await audit.for_citizen(str(self.card_number), limit)]
+
+    @strawberry.field(
+        extensions=citizen_only("export"),
+        description="Your latest data export and its progress; when DONE, a fresh single-use download link. "
+        "Start one with `requestDataExport`. Only for the citizen's own token, through `me`.",
+    )
+    async def export(self, info: Info) -> DataExport | None:
+        return await export_of(info, str(self.card_number))
 
     @classmethod
     def from_record(cls, record: CitizenRecord) -> Citizen:

@@ -14,13 +14,15 @@ import strawberry
 from auth import clients
 from auth.audit import AuditEntry
 from auth.consent import Consent as ConsentRecord
+from schema.context import Info
 from auth.consent import ConsentEvent as ConsentEventRecord
 from auth.consent import ConsentStatus
 
 strawberry.enum(
     ConsentStatus,
-    description="ACTIVE: in force. REVOKED: the citizen withdrew every scope. EXPIRED: past `expiresAt`; "
-    "the client must ask again.",
+    description="ACTIVE: in force. PAUSED: the citizen paused it; reads get CONSENT_PAUSED until resumed, "
+    "tokens stay valid, the expiry keeps running. REVOKED: the citizen withdrew every scope. EXPIRED: past "
+    "`expiresAt`; the client must ask again.",
 )
 
 
@@ -39,12 +41,17 @@ class ConsentClient:
     )
 
 
+    receipt: str | None = strawberry.field(
+        default=None,
+        description="The hub's signed receipt of this change (a JWS, alg Ed25519; keys at "
+        "/.well-known/cardhub-receipt-keys). Null when receipts are off.",
+    )
 @strawberry.type(name="ConsentEvent", description="One change to a consent.")
 class ConsentHistoryEvent:
     at: datetime
     action: str = strawberry.field(
         description="GRANTED, WIDENED (scopes added), RENEWED (same scopes, new expiry), NARROWED (some scopes "
-        "withdrawn), REVOKED (all withdrawn) or EXPIRED."
+        "withdrawn), REVOKED (all withdrawn), PAUSED, RESUMED or EXPIRED."
     )
     scopes: list[str] = strawberry.field(description="The scopes granted after the change.")
 
@@ -73,26 +80,19 @@ class Consent:
             purpose=registered.purpose if registered else None,
         )
 
-    @strawberry.field(description="Every change to this consent, oldest first.")
-    async def history(self) -> list[ConsentHistoryEvent]:
+    @strawberry.field(description="Every change to this consent, oldest first, each with its signed receipt.")
+    async def history(self, info: Info) -> list[ConsentHistoryEvent]:
         events = await ConsentEventRecord.filter(consent_id=self._record.id).order_by("id")
-        return [ConsentHistoryEvent(at=e.at, action=e.action, scopes=_scopes(e.scope)) for e in events]
-
-    @classmethod
-    def from_record(cls, record: ConsentRecord) -> Consent:
-        status = record.status
-        if status is ConsentStatus.ACTIVE and record.expires_at <= datetime.now(UTC):
-            status = ConsentStatus.EXPIRED  # past its expiry, even if not yet marked so in the store
-        return cls(
-            id=strawberry.ID(str(record.id)),
-            scopes=_scopes(record.scope),
-            revoked_scopes=_scopes(record.revoked_scope),
-            purpose=record.purpose,
-            granted_at=record.granted_at,
-            expires_at=record.expires_at,
-            status=status,
-            _record=record,
-        )
+        issuer = info.context.services.receipts
+        name = ""
+        if issuer is not None:
+            registered = await clients.find(self._record.client_id)
+            name = registered.name if registered else self._record.client_id
+        return [
+            ConsentHistoryEvent(
+                at=e.at,
+                action=e.action,
+                scopes=_scopes(e.scope),
 
 
 @strawberry.type(description="One entry of the citizen's access log: who asked for which parts, and the decision.")
@@ -116,4 +116,24 @@ class AccessLogEntry:
             outcome=AccessOutcome(entry.outcome),
             reason=entry.reason or None,
             request_id=entry.request_id,
+        )
+                receipt=issuer.issue(self._record, e, name).token if issuer else None,
+            )
+            for e in events
+        ]
+
+    @classmethod
+    def from_record(cls, record: ConsentRecord) -> Consent:
+        status = record.status
+        if status in (ConsentStatus.ACTIVE, ConsentStatus.PAUSED) and record.expires_at <= datetime.now(UTC):
+            status = ConsentStatus.EXPIRED  # past its expiry, even if not yet marked so in the store
+        return cls(
+            id=strawberry.ID(str(record.id)),
+            scopes=_scopes(record.scope),
+            revoked_scopes=_scopes(record.revoked_scope),
+            purpose=record.purpose,
+            granted_at=record.granted_at,
+            expires_at=record.expires_at,
+            status=status,
+            _record=record,
         )

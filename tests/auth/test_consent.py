@@ -17,7 +17,7 @@ APP = "city-app"
 
 @pytest.fixture
 async def db() -> AsyncIterator[TortoiseContext]:
-    async with tortoise_test_context(["auth.consent", "auth.tokens", "auth.oauth.grants"]) as ctx:
+    async with tortoise_test_context(["auth.consent", "auth.events", "auth.clients", "auth.tokens", "auth.oauth.grants"]) as ctx:
         yield ctx
 
 
