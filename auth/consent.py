@@ -1,7 +1,11 @@
 """Consent: a citizen's standing permission for one client to read parts of their profile.
 
-A long-lived object, as in India's Account Aggregator framework: ACTIVE, REVOKED or EXPIRED, with
-the purpose it was given for, an expiry (180 days by default), and a history of every change.
+A long-lived object, as in India's Account Aggregator framework: ACTIVE, PAUSED, REVOKED or EXPIRED,
+with the purpose it was given for, an expiry (180 days by default), and a history of every change.
+A pause stops every read at once while the tokens stay alive; resuming lets them read again. Expiry
+keeps running during a pause. Each history entry is the basis of a signed receipt (``auth/receipts.py``),
+and each change a data user must hear of is put in its event outbox in the same transaction
+(``auth/events.py``), so no change is ever committed without its event.
 Withdrawing is as easy as granting (PIPL article 15): per consent or per scope. A token is only as
 good as the consent behind it: the schema checks both on every request, so a revoke holds on the
 very next one. A withdrawal also reaches the OAuth grants it covered (``grants.withdraw``): their
@@ -21,6 +25,7 @@ from tortoise.indexes import Index
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
+from auth import events
 from auth.oauth import grants
 from auth.tokens import AccessToken
 
@@ -31,6 +36,7 @@ DEFAULT_LIFETIME = timedelta(days=180)
 
 class ConsentStatus(enum.StrEnum):
     ACTIVE = "ACTIVE"
+    PAUSED = "PAUSED"
     REVOKED = "REVOKED"
     EXPIRED = "EXPIRED"
 
@@ -74,8 +80,12 @@ class ConsentEvent(Model):
         "models.Consent", related_name="events", on_delete=fields.CASCADE
     )
     at = fields.DatetimeField()
-    action = fields.CharField(max_length=16)  # GRANTED, WIDENED, RENEWED, NARROWED, REVOKED, EXPIRED
+    action = fields.CharField(max_length=16)  # GRANTED, WIDENED, RENEWED, NARROWED, REVOKED, EXPIRED, PAUSED, RESUMED
     scope = fields.TextField()
+    # What the consent said after the change, for its receipt (auth/receipts.py); "" and None on
+    # entries older than receipts.
+    purpose = fields.TextField(default="")
+    expires_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "consent_event"
@@ -96,7 +106,12 @@ class Standing:
     granted_at: datetime | None = None  # when this consent was last given afresh (not widened or renewed)
 
     def allows(self, scope: str) -> bool:
+        """Whether a read of ``scope`` may go ahead now (never while paused)."""
         return self.status is ConsentStatus.ACTIVE and scope in self.scopes
+
+    def holds(self, scope: str) -> bool:
+        """Whether the consent still covers ``scope``, paused or not: a pause leaves tokens alive."""
+        return self.status in (ConsentStatus.ACTIVE, ConsentStatus.PAUSED) and scope in self.scopes
 
 
 NO_CONSENT = Standing(None, frozenset(), frozenset())
@@ -118,6 +133,11 @@ async def grant(
         consent = await Consent.filter(citizen=citizen, client_id=client_id).select_for_update().first()
         if consent is not None and await _expire_if_due(consent, now):
             consent = await Consent.get(id=consent.id)
+        if consent is not None and consent.status is ConsentStatus.PAUSED:
+            # Consenting again on the consent screen is the citizen's own resume.
+            consent.status, consent.updated_at = ConsentStatus.ACTIVE, now
+            await consent.save()
+            await _changed(consent, now, "RESUMED")
         if consent is None:
             consent = await Consent.create(
                 citizen=citizen, client_id=client_id, scope=_joined(scopes), purpose=purpose,
@@ -137,7 +157,7 @@ async def grant(
             )  # fmt: skip
             await consent.save()
             action = "GRANTED"
-        await ConsentEvent.create(consent=consent, at=now, action=action, scope=consent.scope)
+        await _changed(consent, now, action)
     return consent
 
 
@@ -156,7 +176,7 @@ async def revoke(citizen: str, consent_id: int, scopes: frozenset[str] | None = 
             raise ConsentError("no such consent")  # another citizen's looks exactly like a missing one
         if await _expire_if_due(consent, now):
             consent.status = ConsentStatus.EXPIRED
-        if consent.status is not ConsentStatus.ACTIVE:
+        if consent.status not in (ConsentStatus.ACTIVE, ConsentStatus.PAUSED):  # a paused one may be withdrawn
             raise ConsentError(f"this consent is already {consent.status.value.lower()}")
         withdrawn = consent.scopes if scopes is None else scopes & consent.scopes
         if not withdrawn:
@@ -174,14 +194,51 @@ async def revoke(citizen: str, consent_id: int, scopes: frozenset[str] | None = 
         # Refresh tokens could mint new access tokens once the consent is given again: they go now.
         await grants.withdraw(citizen, consent.client_id, None if not remaining else withdrawn, "consent withdrawn")
         await consent.save()
-        action = "REVOKED" if not remaining else "NARROWED"
-        await ConsentEvent.create(consent=consent, at=now, action=action, scope=consent.scope)
+        await _changed(consent, now, "REVOKED" if not remaining else "NARROWED", withdrawn)
     for listener in REVOKE_LISTENERS:
         try:
             await listener(citizen, withdrawn)
         except Exception:
             log.exception("a consent-revoke listener failed; the withdrawal stands")
     return consent
+
+
+async def pause(citizen: str, consent_id: int) -> Consent:
+    """Stop every read under an active consent until ``resume``. Tokens and grants stay as they are."""
+    return await _switch(citizen, consent_id, ConsentStatus.ACTIVE, ConsentStatus.PAUSED, "PAUSED")
+
+
+async def resume(citizen: str, consent_id: int) -> Consent:
+    """Let a paused consent's client read again. A consent that expired meanwhile stays expired."""
+    return await _switch(citizen, consent_id, ConsentStatus.PAUSED, ConsentStatus.ACTIVE, "RESUMED")
+
+
+async def _switch(citizen: str, consent_id: int, before: ConsentStatus, after: ConsentStatus, action: str) -> Consent:
+    now = _now()
+    async with in_transaction():
+        consent = await Consent.filter(id=consent_id, citizen=citizen).select_for_update().first()
+        if consent is None:
+            raise ConsentError("no such consent")
+        if await _expire_if_due(consent, now):
+            consent.status = ConsentStatus.EXPIRED
+        if consent.status is not before:
+            raise ConsentError(f"this consent is {consent.status.value.lower()}, not {before.value.lower()}")
+        consent.status, consent.updated_at = after, now
+        await consent.save()
+        await _changed(consent, now, action)
+    return consent
+
+
+async def expire_due(limit: int = 100) -> int:
+    """Mark consents past their expiry EXPIRED now, not at their next read: their clients hear of it
+    (``auth/events.py``). Returns how many; the hub runs it with the event delivery."""
+    now = _now()
+    running = [ConsentStatus.ACTIVE, ConsentStatus.PAUSED]
+    due = await Consent.filter(status__in=running, expires_at__lte=now).limit(limit)
+    count = 0
+    for consent in due:
+        count += await _expire_if_due(consent, now)
+    return count
 
 
 async def standing(citizen: str, client_id: str) -> Standing:
@@ -203,15 +260,33 @@ async def for_citizen(citizen: str) -> list[Consent]:
 
 
 async def _expire_if_due(consent: Consent, now: datetime) -> bool:
-    """Mark an active consent past its expiry EXPIRED (once, with a history entry)."""
-    if consent.status is not ConsentStatus.ACTIVE or consent.expires_at > now:
+    """Mark an active or paused consent past its expiry EXPIRED (once, with a history entry)."""
+    running = (ConsentStatus.ACTIVE, ConsentStatus.PAUSED)
+    if consent.status not in running or consent.expires_at > now:
         return False
-    updated = await Consent.filter(id=consent.id, status=ConsentStatus.ACTIVE).update(
-        status=ConsentStatus.EXPIRED, updated_at=now
-    )
-    if updated:
-        await ConsentEvent.create(consent_id=consent.id, at=now, action="EXPIRED", scope=consent.scope)
+    async with in_transaction():
+        updated = await Consent.filter(id=consent.id, status__in=running).update(
+            status=ConsentStatus.EXPIRED, updated_at=now
+        )
+        if updated:
+            consent.status = ConsentStatus.EXPIRED
+            await _changed(consent, now, "EXPIRED")
     return True
+
+
+async def _changed(consent: Consent, now: datetime, action: str, withdrawn: frozenset[str] = frozenset()) -> None:
+    """The history entry (a receipt's basis) and, for the client, its security event: one transaction."""
+    await ConsentEvent.create(
+        consent_id=consent.id, at=now, action=action, scope=consent.scope, purpose=consent.purpose,
+        expires_at=consent.expires_at,
+    )  # fmt: skip
+    await events.consent_changed(
+        events.ConsentChange(
+            client_id=consent.client_id, citizen=consent.citizen, consent_id=consent.id, action=action,
+            status=consent.status.value, scopes=consent.scopes, withdrawn=withdrawn, at=now,
+            expires_at=consent.expires_at,
+        )
+    )  # fmt: skip
 
 
 def _joined(scopes: frozenset[str]) -> str:

@@ -35,6 +35,7 @@ from hub.graphql_app import HubGraphQL, edge_for, limits_for
 from hub.housekeeping import Housekeeper
 from hub.outage import STORE_ERRORS, store_error_handler
 from hub.readiness import healthz, readyz, readyz_details
+from hub.rights import Rights
 from hub.settings import Settings
 from keys.keyring import CACHE, SECRETS, Keyring
 from schema.context import Services
@@ -43,7 +44,6 @@ from schema.schema import build_schema
 log = logging.getLogger("cardhub")
 
 
-from hub.rights import Rights
 def builtin_overrides(settings: Settings) -> Callable[[str], Mapping[str, Any]]:
     """The operator's settings for a built-in manifest: [agencies.ID] and the agency_* defaults."""
 
@@ -179,6 +179,7 @@ def create_app(settings: Settings) -> Starlette:
         also_poll=purges.apply,
         shared_limit=shared_limit,
     )
+    rights = Rights(settings, keyring, connectors)  # receipts, exports, security events
     services = Services(
         connectors=connectors,
         default_page_size=settings.default_page_size,
@@ -186,6 +187,8 @@ def create_app(settings: Settings) -> Starlette:
         connector_policy=policy,
         cache=cache,
         card=virtual_card.credentials(settings, keyring),
+        receipts=rights.receipts,
+        exports=rights.export_policy,
     )
 
     schema = build_schema(edge=limits_for(settings))
@@ -202,9 +205,11 @@ def create_app(settings: Settings) -> Starlette:
             await purges.apply()  # from now on, purges requested elsewhere reach this process
             consent.REVOKE_LISTENERS.append(forget_withdrawn)
             await housekeeper.start()
+            await rights.start()
             try:
                 yield
             finally:
+                await rights.close()
                 await housekeeper.close()
                 consent.REVOKE_LISTENERS.remove(forget_withdrawn)
                 await connectors.close()
@@ -216,7 +221,6 @@ def create_app(settings: Settings) -> Starlette:
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             Route("/healthz", healthz),
-    rights = Rights(settings, keyring, connectors)  # receipts, exports, security events
             Route("/readyz", readyz),
             Route("/readyz/details", readyz_details),
             *virtual_card.routes(services.card, lambda: graphql.services),
@@ -225,8 +229,6 @@ def create_app(settings: Settings) -> Starlette:
             *OAuthEndpoints(
                 settings.issuer_url,
                 Lifetimes(
-        receipts=rights.receipts,
-        exports=rights.export_policy,
                     settings.access_token_ttl_seconds,
                     settings.refresh_token_ttl_seconds,
                     refresh_grace=settings.refresh_grace_seconds,
@@ -240,8 +242,6 @@ def create_app(settings: Settings) -> Starlette:
     app.state.connectors = connectors
     app.state.graphql = graphql
     app.state.housekeeper = housekeeper
+    app.state.rights = rights
     app.state.settings = settings
     return app
-            await rights.start()
-                await rights.close()
-    app.state.rights = rights

@@ -256,6 +256,7 @@ class _EventView:
     at: str
     action: str
     scopes: list[str]
+    id: int = 0  # the history entry: its receipt is /me/receipts/{id}
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,6 +273,7 @@ class _ConsentView:
     scopes: list[str]
     revoked: list[str]
     history: list[_EventView]
+    paused: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,7 +287,6 @@ class _LogView:
     request_id: str
 
 
-    id: int = 0  # the history entry: its receipt is /me/receipts/{id}
 async def _me_context(citizen: str) -> dict[str, Any]:
     person = await registry.find_citizen(citizen)
     consents = await consent.for_citizen(citizen)
@@ -302,7 +303,6 @@ async def _me_context(citizen: str) -> dict[str, Any]:
         _ConsentView(
             id=c.id,
             client_id=c.client_id,
-    paused: bool = False
             client_name=names.get(c.client_id, c.client_id),
             purpose=c.purpose,
             status=c.status.value,
@@ -313,6 +313,7 @@ async def _me_context(citizen: str) -> dict[str, Any]:
             scopes=_in_catalogue_order(c.scopes),
             revoked=_in_catalogue_order(c.revoked_scopes),
             history=events.get(c.id, []),
+            paused=c.status is ConsentStatus.PAUSED,
         )
         for c in consents
     ]
@@ -376,4 +377,3 @@ def _notice_view(t: i18n.Translator, notice: object) -> dict[str, str] | None:
     message_id = str(notice["id"])
     text = t(message_id, client=notice.get("client", ""), scope=t.scope(str(notice.get("scope", ""))))
     return {"kind": "ok", "text": text}
-            paused=c.status is ConsentStatus.PAUSED,

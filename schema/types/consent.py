@@ -14,9 +14,9 @@ import strawberry
 from auth import clients
 from auth.audit import AuditEntry
 from auth.consent import Consent as ConsentRecord
-from schema.context import Info
 from auth.consent import ConsentEvent as ConsentEventRecord
 from auth.consent import ConsentStatus
+from schema.context import Info
 
 strawberry.enum(
     ConsentStatus,
@@ -41,11 +41,6 @@ class ConsentClient:
     )
 
 
-    receipt: str | None = strawberry.field(
-        default=None,
-        description="The hub's signed receipt of this change (a JWS, alg Ed25519; keys at "
-        "/.well-known/cardhub-receipt-keys). Null when receipts are off.",
-    )
 @strawberry.type(name="ConsentEvent", description="One change to a consent.")
 class ConsentHistoryEvent:
     at: datetime
@@ -54,6 +49,11 @@ class ConsentHistoryEvent:
         "withdrawn), REVOKED (all withdrawn), PAUSED, RESUMED or EXPIRED."
     )
     scopes: list[str] = strawberry.field(description="The scopes granted after the change.")
+    receipt: str | None = strawberry.field(
+        default=None,
+        description="The hub's signed receipt of this change (a JWS, alg Ed25519; keys at "
+        "/.well-known/cardhub-receipt-keys). Null when receipts are off.",
+    )
 
 
 def _scopes(joined: str) -> list[str]:
@@ -93,6 +93,26 @@ class Consent:
                 at=e.at,
                 action=e.action,
                 scopes=_scopes(e.scope),
+                receipt=issuer.issue(self._record, e, name).token if issuer else None,
+            )
+            for e in events
+        ]
+
+    @classmethod
+    def from_record(cls, record: ConsentRecord) -> Consent:
+        status = record.status
+        if status in (ConsentStatus.ACTIVE, ConsentStatus.PAUSED) and record.expires_at <= datetime.now(UTC):
+            status = ConsentStatus.EXPIRED  # past its expiry, even if not yet marked so in the store
+        return cls(
+            id=strawberry.ID(str(record.id)),
+            scopes=_scopes(record.scope),
+            revoked_scopes=_scopes(record.revoked_scope),
+            purpose=record.purpose,
+            granted_at=record.granted_at,
+            expires_at=record.expires_at,
+            status=status,
+            _record=record,
+        )
 
 
 @strawberry.type(description="One entry of the citizen's access log: who asked for which parts, and the decision.")
@@ -116,24 +136,4 @@ class AccessLogEntry:
             outcome=AccessOutcome(entry.outcome),
             reason=entry.reason or None,
             request_id=entry.request_id,
-        )
-                receipt=issuer.issue(self._record, e, name).token if issuer else None,
-            )
-            for e in events
-        ]
-
-    @classmethod
-    def from_record(cls, record: ConsentRecord) -> Consent:
-        status = record.status
-        if status in (ConsentStatus.ACTIVE, ConsentStatus.PAUSED) and record.expires_at <= datetime.now(UTC):
-            status = ConsentStatus.EXPIRED  # past its expiry, even if not yet marked so in the store
-        return cls(
-            id=strawberry.ID(str(record.id)),
-            scopes=_scopes(record.scope),
-            revoked_scopes=_scopes(record.revoked_scope),
-            purpose=record.purpose,
-            granted_at=record.granted_at,
-            expires_at=record.expires_at,
-            status=status,
-            _record=record,
         )
