@@ -51,7 +51,7 @@ async def test_a_tampered_receipt_or_one_from_another_hub_does_not_verify(db: To
     issuer = receipts.ReceiptIssuer(KeySet.ephemeral(RECEIPTS), ISSUER)
     record = await consent.grant(ALICE, "app", frozenset({"transit"}), "show your balance")
     [receipt] = await all_receipts(issuer, record)
-    head, payload, signature = receipt.token.split(".")
+    head, _, signature = receipt.token.split(".")
     claims = receipts.verify(receipt.token, issuer.signer.public_keys())
     claims["receipt"]["scopes"] = ["transit", "health"]
     tampered = f"{head}.{jws.b64url(jws.canonical_json(claims))}.{signature}"

@@ -3,6 +3,7 @@ agencies' own records, the PDF's text (pdftotext) in Chinese and English, and th
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import shutil
@@ -93,9 +94,8 @@ async def test_the_pdf_reads_in_chinese_and_english(hub: RunningHub, tmp_path: P
     document, archive, _ = await exported(hub)
     pdf = tmp_path / "export.pdf"
     pdf.write_bytes(archive.read("export.pdf"))
-    text = subprocess.run(
-        ["pdftotext", "-enc", "UTF-8", str(pdf), "-"], capture_output=True, text=True, check=True
-    ).stdout
+    pdftotext = ["pdftotext", "-enc", "UTF-8", str(pdf), "-"]
+    text = (await asyncio.to_thread(subprocess.run, pdftotext, capture_output=True, text=True, check=True)).stdout
     for expected in ("个人数据副本", "Copy of my personal data", EVERYTHING.name, EVERYTHING.card_number,
                      "公共交通 / Transit", "住房公积金 / Housing fund", "授权记录 / Consents", "访问记录 / Access log",
                      document["sections"]["transit"]["data"]["balance"]):  # fmt: skip
