@@ -42,6 +42,7 @@ from connectors.errors import AgencyError, AgencyRateLimited, AgencyTimeout, Age
 from connectors.section_types import SECTION_TYPES
 from keys.keyring import CACHE, KeySet
 from keys.sealing import Sealer, SealError
+from telemetry import metrics
 
 log = logging.getLogger("cardhub.cache")
 
@@ -101,8 +102,10 @@ class SectionCache:
         stored = await self._read(key, connector.section) if key else None
         if stored is not None and time.time() - stored.stored_at < ttl:
             self.stats.hits += 1
+            metrics.cache_event("hit")
             return stored.section
         self.stats.misses += 1
+        metrics.cache_event("miss")
         flight_key = key or f"{connector.section}:{card_number}"
         flight = self._flights.get(flight_key)
         if flight is None:
@@ -118,6 +121,7 @@ class SectionCache:
         try:
             if await self._circuit_open(connector.section):
                 self.stats.circuit_refusals += 1
+                metrics.cache_event("circuit_refusal")
                 raise AgencyUnavailable(
                     connector.agency, "failed repeatedly just now; the hub is sparing it for a few seconds"
                 )
@@ -132,6 +136,7 @@ class SectionCache:
                 age = time.time() - old.stored_at
                 if age < connector.cache_ttl_seconds + self.stale_seconds:
                     self.stats.stale_served += 1
+                    metrics.cache_event("stale")
                     log.info("serving a stale %s section (%.0f s old): the agency failed", connector.section, age)
                     meta = dataclasses.replace(old.section.meta, stale=True)
                     stale: Section = dataclasses.replace(old.section, meta=meta)
@@ -143,16 +148,19 @@ class SectionCache:
 
     async def _circuit_open(self, section: str) -> bool:
         try:
-            return await self.backend.get(f"circuit:{section}") is not None
+            is_open = await self.backend.get(f"circuit:{section}") is not None
         except CacheUnavailable as exc:
             self._backend_failed(exc)
             return False
+        metrics.circuit(section, is_open)
+        return is_open
 
     async def _failed(self, section: str) -> None:
         try:
             failures = await self.backend.count(f"failures:{section}", self.circuit.window_seconds)
             if failures >= self.circuit.failures:  # again at once when a first call after an opening fails
                 await self.backend.set(f"circuit:{section}", "open", self.circuit.open_seconds)
+                metrics.circuit(section, True)
                 log.warning(
                     "%s failed %d times within %gs: not calling it for %gs",
                     section, failures, self.circuit.window_seconds, self.circuit.open_seconds,
@@ -228,6 +236,7 @@ class SectionCache:
 
     def _backend_failed(self, exc: CacheUnavailable) -> None:
         self.stats.backend_errors += 1
+        metrics.cache_event("backend_error")
         log.warning("cache backend unavailable, reading the agency instead: %s", exc)
 
     async def close(self) -> None:

@@ -34,6 +34,8 @@ from connectors.errors import (
     AgencyUnavailable,
 )
 from connectors.outbound import OutboundPolicy, OutboundRefused, PolicyResolver
+from telemetry import metrics
+from telemetry.tracing import agency_span
 
 log = logging.getLogger("cardhub.connectors")
 
@@ -163,6 +165,10 @@ class AgencyClient:
 
     async def get(self, path: str, params: dict[str, str | int] | None = None) -> AgencyResponse:
         """GET a JSON document, retried as the endpoint's retry policy allows (a GET is idempotent)."""
+        with agency_span(self.agency, "GET"):
+            return await self._get_retried(path, params)
+
+    async def _get_retried(self, path: str, params: dict[str, str | int] | None) -> AgencyResponse:
         retry = self.endpoint.retry
         attempt = 0
         while True:
@@ -209,6 +215,7 @@ class AgencyClient:
         self.stats.failures += 1
         self.stats.outcomes.append(True)
         self.stats.last_error = "RATE_LIMITED"
+        metrics.agency_call(self.agency, "RATE_LIMITED")
         log.warning("hub-side rate limit reached: %s", self.agency)
         raise AgencyRateLimited(self.agency, "the hub's rate limit towards this agency is reached")
 
@@ -229,11 +236,13 @@ class AgencyClient:
             self.stats.failures += 1
             self.stats.outcomes.append(True)
             self.stats.last_error = exc.code
+            metrics.agency_call(self.agency, exc.code, time.monotonic() - started)
             log.warning("agency call failed: %s %s %s: %s", self.agency, method, path, exc.message)
             raise
         finally:
             self.stats.in_flight -= 1
         self.stats.latencies.append(time.monotonic() - started)
+        metrics.agency_call(self.agency, "ok" if response.status < 500 else "UNAVAILABLE", self.stats.latencies[-1])
         if response.status >= 500:
             self.stats.failures += 1
             self.stats.outcomes.append(True)

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route
 from tortoise.contrib.starlette import RegisterTortoise
 
@@ -33,6 +34,8 @@ from connectors.registry import ConnectorConfigError, agency_auth, builtin_manif
 from hub import database, virtual_card
 from hub.graphql_app import HubGraphQL, edge_for, limits_for
 from hub.housekeeping import Housekeeper
+from hub.observability.metrics import MetricsEndpoint, observed
+from hub.observability.requests import RequestContext
 from hub.outage import STORE_ERRORS, store_error_handler
 from hub.readiness import healthz, readyz, readyz_details
 from hub.rights import Rights
@@ -223,6 +226,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/readyz/details", readyz_details),
+            Route("/metrics", MetricsEndpoint()),
             *virtual_card.routes(services.card, lambda: graphql.services),
             *rights.routes(),
             *pages.routes(authenticator, login_throttle(settings, cache, keyring)),
@@ -235,9 +239,12 @@ def create_app(settings: Settings) -> Starlette:
                 ),
             ).routes(),
         ],
-        middleware=[web_session.middleware(session_secret, https_only=not settings.is_sandbox)],
+        middleware=[
+            Middleware(RequestContext),  # outermost of the hub's own: every line of every route has the id
+            web_session.middleware(session_secret, https_only=not settings.is_sandbox),
+        ],
         exception_handlers={**pages.EXCEPTION_HANDLERS, **dict.fromkeys(STORE_ERRORS, store_error_handler)},
-        lifespan=lifespan,
+        lifespan=observed(lifespan),
     )
     app.state.connectors = connectors
     app.state.graphql = graphql

@@ -18,8 +18,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +36,7 @@ from auth.bearer import InvalidRequest, bearer_token
 from auth.documents import FreeFormPolicy
 from auth.principal import Principal
 from auth.tokens import InvalidToken, authenticate
+from hub.observability import requests
 from hub.outage import STORE_ERRORS, store_unavailable
 from hub.settings import Settings
 from schema.context import HubContext, Services
@@ -55,7 +54,6 @@ from schema.extensions.disclosure import Disclosure, without_suggestions
 from schema.schema import HubSchema, Limits
 
 log = logging.getLogger("cardhub.http")
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +115,7 @@ class HubGraphQL(GraphQL[HubContext, None]):
             await Response(status_code=404)(scope, receive, send)
             return
         request = Request(scope, receive)
-        supplied = request.headers.get("x-request-id", "")
-        request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex
-        request.state.request_id = request_id
+        request_id = requests.request_id(request)  # one mechanism for every route (hub/observability/requests.py)
         body = await _bounded_body(request, receive, self.edge.max_body_bytes)
         if body is None:
             log.info("refused a body over %d bytes request_id=%s", self.edge.max_body_bytes, request_id)

@@ -35,7 +35,7 @@ async def readyz(request: Request) -> JSONResponse:
 
 
 async def readyz_details(request: Request) -> JSONResponse:
-    if not _is_operator(request):
+    if not is_operator(request):
         return JSONResponse(
             {"error": "operator token required", "status": None},
             status_code=401,
@@ -45,7 +45,8 @@ async def readyz_details(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=code)
 
 
-def _is_operator(request: Request) -> bool:
+def is_operator(request: Request) -> bool:
+    """A loopback caller, or one presenting the operator token (also the rule of /metrics)."""
     if request.client is not None and request.client.host in LOOPBACK:
         return True
     expected: str = request.app.state.settings.operator_token

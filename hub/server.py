@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import os
 from collections.abc import Iterator
 
@@ -13,40 +12,47 @@ from starlette.applications import Starlette
 
 from hub import settings as settings_module
 from hub.app import create_app
+from hub.observability import logs, tracing
+from hub.observability.metrics import multiprocess_dir
 from hub.settings import Settings
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        force=True,
-    )
-    # strawberry logs every GraphQL error with a traceback; the hub's own ErrorPolicy logs what matters.
-    logging.getLogger("strawberry.execution").setLevel(logging.CRITICAL)
+def configure_logging(level: str, log_format: str = "text") -> None:
+    """Every logger of the process (the hub's, uvicorn's, aiohttp's) through structlog: hub/observability/logs.py."""
+    logs.configure(level, log_format)
+
+
+def _configure_logging(settings: Settings) -> None:
+    configure_logging(settings.log_level, logs.format_for(settings.log_format, settings.is_sandbox))
 
 
 def app_from_environment() -> Starlette:
-    """uvicorn factory for worker processes: each reads the same settings from the environment."""
+    """uvicorn factory for worker processes: each reads the same settings from the environment, and
+    starts its own tracing (the SDK's export thread is per process)."""
     settings = settings_module.load()
-    configure_logging(settings.log_level)
-    return create_app(settings)
+    _configure_logging(settings)
+    tracing.configure()  # before the schema is built: it adds its spans only when tracing is on
+    app = create_app(settings)
+    tracing.instrument_app(app)
+    return app
 
 
 def serve(settings: Settings, workers: int = 1, config_file: str | None = None) -> None:
-    configure_logging(settings.log_level)
+    _configure_logging(settings)
     if config_file:
         os.environ["CARDHUB_CONFIG"] = config_file
-    uvicorn.run(
-        "hub.server:app_from_environment",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=workers,
-        log_config=None,
-        proxy_headers=True,
-        server_header=False,
-    )
+    # Several workers count into files of a directory set before they start (hub/observability/metrics.py).
+    with multiprocess_dir(workers):
+        uvicorn.run(
+            "hub.server:app_from_environment",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=workers,
+            log_config=None,
+            proxy_headers=True,
+            server_header=False,
+        )
 
 
 class EmbeddedServer(uvicorn.Server):

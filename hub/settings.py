@@ -123,6 +123,7 @@ class Settings:
     login_max_delay_seconds: float = 900.0
     login_hash_workers: int = 2  # password checks (scrypt) running at once; the rest wait their turn
     log_level: str = "INFO"
+    log_format: str = ""  # "json" or "text"; "": text in sandbox mode, JSON in production (docs/operations.md)
     # Signs the citizen pages' session cookie. "": a random one per process in sandbox mode (logins
     # end when the process does); production needs one, or citizen login stays off.
     session_secret: str = field(default="", repr=False)
@@ -301,6 +302,8 @@ def _validated(values: dict[str, Any]) -> Settings:
     _check_login_and_refresh(settings)
     if settings.log_level.upper() not in LOG_LEVELS:
         raise SettingsError(f"setting log_level: must be one of {', '.join(LOG_LEVELS)}, not {settings.log_level!r}")
+    if settings.log_format not in ("", "json", "text"):
+        raise SettingsError(f"setting log_format: json or text, not {settings.log_format!r}")
     for agency, table in settings.agencies.items():
         _check_agency(agency, table)
     return settings

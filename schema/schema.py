@@ -17,7 +17,9 @@ from schema.extensions.cost import cost_limit
 from schema.extensions.disclosure import Disclosure, schema_disclosure
 from schema.extensions.error_policy import ErrorPolicy, request_id
 from schema.extensions.limits import limit_rules, limits
+from schema.extensions.metrics import OperationMetrics
 from schema.extensions.tokens import token_limit
+from schema.extensions.tracing import tracing_extensions
 from schema.extensions.trusted_documents import trusted_documents
 from schema.mutation import Mutation
 from schema.query import Query
@@ -65,6 +67,8 @@ def build_schema(max_depth: int = 12, max_aliases: int = 30, edge: Limits | None
         query=Query,
         mutation=Mutation,
         extensions=[
+            OperationMetrics,  # first: it times all the others and sees the result they leave
+            *tracing_extensions(),
             AuditTrail,
             ErrorPolicy,
             token_limit(edge.max_tokens),

@@ -29,6 +29,7 @@ from auth.oauth.server import FormRequest, HubAuthorizationServer, Lifetimes, OA
 from auth.scopes import READ_SCOPES
 from auth.web import csrf, pages, session
 from auth.web.errors import WebError
+from telemetry import metrics
 
 log = logging.getLogger("cardhub.oauth")
 
@@ -56,7 +57,10 @@ class OAuthEndpoints:
         return JSONResponse(metadata(self.issuer))
 
     async def token(self, request: Request) -> Response:
-        return await self._run(request, self.server.create_token_response)
+        response = await self._run(request, self.server.create_token_response)
+        form = await _form(request)  # read already: Starlette keeps the parsed form
+        metrics.token_request(str(form.get("grant_type", "")) if form else "", _outcome(response))
+        return response
 
     async def revoke(self, request: Request) -> Response:
         return await self._run(request, lambda r: self.server.create_endpoint_response("revocation", r))
@@ -169,6 +173,16 @@ def _to_response(answer: OAuthResponse) -> Response:
         return Response(status_code=302, headers=headers)
     body = answer.body if isinstance(answer.body, str) else json.dumps(answer.body)
     return Response(body, status_code=answer.status, headers=headers, media_type="application/json")
+
+
+def _outcome(response: Response) -> str:
+    """ "issued", or the error code of the answer (RFC 6749 section 5.2)."""
+    if response.status_code == 200:
+        return "issued"
+    try:
+        return str(json.loads(bytes(response.body)).get("error", "error"))
+    except (ValueError, AttributeError):
+        return "error"
 
 
 def _oauth_error(status: int, error: str, description: str) -> Response:

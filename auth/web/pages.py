@@ -33,6 +33,7 @@ from auth.web.csrf import FIELD as CSRF_FIELD
 from auth.web.csrf import check_csrf, csrf_token
 from auth.web.errors import WebError
 from auth.web.session import current_citizen, login, logout
+from telemetry import metrics
 
 log = logging.getLogger("cardhub.web")
 
@@ -181,11 +182,13 @@ def routes(authenticator: CitizenAuthenticator | None, throttle: LoginThrottle |
             try:
                 card = await guard.attempt(username, address, lambda: check(username, password))
             except TooManyAttempts as exc:
+                metrics.login_failure("throttled")
                 # The same answer for every username, known or not.
                 page = _login_form(request, next_path, False, error=exc.code, username=username, status=429)
                 page.headers["Retry-After"] = str(exc.retry_after)
                 return page
         if card is None:
+            metrics.login_failure("password")
             # One message for an unknown user and a wrong password: the page must not tell which.
             return _login_form(request, next_path, False, error="login_failed", username=username, status=401)
         login(request, card)

@@ -11,6 +11,7 @@ all and the lookup entry is left out.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 
 from graphql import GraphQLError
@@ -19,6 +20,7 @@ from strawberry.extensions import SchemaExtension
 from auth import audit
 from auth.audit import Decision
 from schema.context import HubContext
+from telemetry import metrics
 
 LOOKUP = "profile"
 
@@ -31,8 +33,12 @@ class AuditTrail(SchemaExtension):
         context = self.execution_context.context
         if not isinstance(context, HubContext) or context.principal is None or not context.decisions:
             return
+        for decision in context.decisions:
+            metrics.consent_decision(decision.section, decision.outcome)
+        started = time.perf_counter()
         try:
             await audit.append(context.request_id, context.principal.client_id, recorded(context.decisions))
+            metrics.audit_appended(time.perf_counter() - started)
         except Exception:  # any storage failure: withhold the data rather than serve it unrecorded
             log.exception("audit log write failed request_id=%s; response withheld", context.request_id)
             result = self.execution_context.result
