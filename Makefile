@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck pytest bench clean chromium
+.PHONY: install demo test lint typecheck pytest bench clean chromium oidc-provider
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,7 +31,16 @@ chromium:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 		|| echo "chromium not installed: browser tests will skip"; }
 
-pytest: $(STAMP) chromium
+# The login tests run a real OpenID Provider (panva's oidc-provider, tests/oidc_provider) under Node,
+# installed from the committed lockfile; again only when the lockfile changed. Without Node they skip.
+OIDC_PROVIDER := tests/oidc_provider
+oidc-provider:
+	@if command -v npm >/dev/null; then \
+		test $(OIDC_PROVIDER)/node_modules/.package-lock.json -nt $(OIDC_PROVIDER)/package-lock.json || \
+		(cd $(OIDC_PROVIDER) && npm ci --no-audit --no-fund --loglevel=error); \
+	else echo "node/npm not installed: the OpenID Provider tests will skip"; fi
+
+pytest: $(STAMP) chromium oidc-provider
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest

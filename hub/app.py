@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -17,6 +18,7 @@ from auth import consent
 from auth.login import CitizenAuthenticator
 from auth.oauth.endpoints import OAuthEndpoints
 from auth.oauth.server import Lifetimes
+from auth.oidc.relying_party import ProviderConfig, RelyingParty
 from auth.throttle import LoginLimits, LoginThrottle
 from auth.web import pages
 from auth.web import session as web_session
@@ -40,7 +42,7 @@ from hub.outage import STORE_ERRORS, store_error_handler
 from hub.readiness import healthz, readyz, readyz_details
 from hub.rights import Rights
 from hub.settings import Settings
-from keys.keyring import CACHE, SECRETS, Keyring
+from keys.keyring import CACHE, SECRETS, SESSION, Keyring
 from schema.context import Services
 from schema.schema import build_schema
 
@@ -90,20 +92,47 @@ def builtin_agencies(settings: Settings) -> list[str]:
     return [a for a in AGENCY_IDS if settings.agency_config(a).get("url")]
 
 
-def citizen_login(settings: Settings) -> tuple[CitizenAuthenticator | None, str]:
-    """Who may log in to the citizen pages, and the session cookie's signing secret.
+@dataclass(frozen=True, slots=True)
+class CitizenLogin:
+    """How citizens log in to the pages: a password form (``authenticator``), the city's identity
+    provider (``upstream``), or neither (login is off); and the session cookie's keys, current first."""
 
-    Sandbox: the personas; without a configured secret, a random one per process. Production: no
-    authenticator yet (the city's identity provider plugs in here: docs/consent.md, "Replacing the
-    login"), and none at all without a session secret.
-    """
+    authenticator: CitizenAuthenticator | None
+    upstream: RelyingParty | None
+    session_keys: list[bytes]
+
+
+def citizen_login(settings: Settings, keyring: Keyring) -> CitizenLogin:
+    """Production: the city's OpenID Provider when ``oidc_issuer`` is set (settings refuse it without a
+    session key), else no login at all. Sandbox: the personas' passwords, unless a provider is set."""
+    keys = keyring[SESSION]
+    session_keys = [keys.derive("session cookie", key) for key in keys.keys]
+    if settings.oidc_enabled:
+        return CitizenLogin(None, RelyingParty(oidc_config(settings)), session_keys)
     if settings.is_sandbox:
         from hub.sandbox_login import SandboxLogin
 
-        return SandboxLogin(), settings.session_secret or secrets.token_urlsafe(32)
-    if not settings.session_secret:
-        log.error("session_secret is not set: citizen login is off (set CARDHUB_SESSION_SECRET)")
-    return None, settings.session_secret or secrets.token_urlsafe(32)
+        return CitizenLogin(SandboxLogin(), None, session_keys)
+    log.error("oidc_issuer is not set: citizen login is off (docs/operations.md, the city's identity provider)")
+    return CitizenLogin(None, None, session_keys)
+
+
+def oidc_config(settings: Settings) -> ProviderConfig:
+    key = Path(settings.oidc_private_key_file).read_text(encoding="utf-8") if settings.oidc_private_key_file else ""
+    return ProviderConfig(
+        issuer=settings.oidc_issuer,
+        discovery_url=settings.oidc_discovery_url,
+        client_id=settings.oidc_client_id,
+        client_secret=settings.oidc_client_secret,
+        client_auth=settings.oidc_client_auth,
+        private_key=key,
+        redirect_uri=settings.issuer_url + "/login/callback",
+        post_logout_redirect_uri=settings.issuer_url + "/login",
+        scopes=settings.oidc_scopes,
+        max_age_seconds=settings.oidc_max_age_seconds,
+        timeout_seconds=settings.oidc_timeout_seconds,
+        leeway_seconds=settings.oidc_leeway_seconds,
+    )
 
 
 def build_cache(settings: Settings, keyring: Keyring) -> SectionCache | None:
@@ -219,7 +248,7 @@ def create_app(settings: Settings) -> Starlette:
                 if (last := current_cache()) is not None:
                     await last.close()
 
-    authenticator, session_secret = citizen_login(settings)
+    citizens = citizen_login(settings, keyring)
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
@@ -229,7 +258,12 @@ def create_app(settings: Settings) -> Starlette:
             Route("/metrics", MetricsEndpoint()),
             *virtual_card.routes(services.card, lambda: graphql.services),
             *rights.routes(),
-            *pages.routes(authenticator, login_throttle(settings, cache, keyring)),
+            *pages.routes(
+                citizens.authenticator,
+                login_throttle(settings, cache, keyring),
+                upstream=citizens.upstream,
+                card_claim=settings.oidc_card_claim,
+            ),
             *OAuthEndpoints(
                 settings.issuer_url,
                 Lifetimes(
@@ -241,7 +275,11 @@ def create_app(settings: Settings) -> Starlette:
         ],
         middleware=[
             Middleware(RequestContext),  # outermost of the hub's own: every line of every route has the id
-            web_session.middleware(session_secret, https_only=not settings.is_sandbox),
+            web_session.middleware(
+                citizens.session_keys,
+                https_only=not settings.is_sandbox,
+                policy=web_session.SessionPolicy(settings.session_lifetime_seconds, settings.session_idle_seconds),
+            ),
         ],
         exception_handlers={**pages.EXCEPTION_HANDLERS, **dict.fromkeys(STORE_ERRORS, store_error_handler)},
         lifespan=observed(lifespan),

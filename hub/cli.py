@@ -15,7 +15,18 @@ from auth import scopes, tokens
 from connectors.domain import AGENCY_IDS
 from connectors.manifest import ManifestError
 from connectors.registry import ConnectorConfigError
-from hub import cli_cache, cli_card, cli_clients, cli_connectors, cli_consent, cli_db, cli_documents, cli_keys, database
+from hub import (
+    cli_cache,
+    cli_card,
+    cli_citizens,
+    cli_clients,
+    cli_connectors,
+    cli_consent,
+    cli_db,
+    cli_documents,
+    cli_keys,
+    database,
+)
 from hub import settings as settings_module
 from hub.settings import Settings, SettingsError
 
@@ -97,6 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_db.add_parser(sub)
     cli_documents.add_parser(sub)
     cli_keys.add_parser(sub)
+    cli_citizens.add_parser(sub)
     cli_card.add_parser(sub)
 
     demo = sub.add_parser("demo", help="sandbox agencies + hub + a ready token")

@@ -124,9 +124,26 @@ class Settings:
     login_hash_workers: int = 2  # password checks (scrypt) running at once; the rest wait their turn
     log_level: str = "INFO"
     log_format: str = ""  # "json" or "text"; "": text in sandbox mode, JSON in production (docs/operations.md)
-    # Signs the citizen pages' session cookie. "": a random one per process in sandbox mode (logins
-    # end when the process does); production needs one, or citizen login stays off.
+    # The citizen pages' session cookie keys, "KID:KEY[,KID:KEY...]" like every key (keys/keyring.py):
+    # the first signs, all verify. Production needs it once citizens log in (oidc_issuer).
     session_secret: str = field(default="", repr=False)
+    session_lifetime_seconds: int = 8 * 3600  # a login ends this long after it happened
+    session_idle_seconds: int = 30 * 60  # ... or this long after the citizen's last page, if sooner
+    # Citizen login at the city's OpenID Provider (docs/operations.md). "": no provider (production
+    # citizen login is then off; sandbox mode logs in the personas).
+    oidc_issuer: str = ""
+    oidc_discovery_url: str = ""  # "": {oidc_issuer}/.well-known/openid-configuration
+    oidc_client_id: str = ""
+    oidc_client_auth: str = "client_secret_basic"  # or client_secret_post, private_key_jwt
+    oidc_client_secret: str = field(default="", repr=False)
+    oidc_private_key_file: str = ""  # PEM private key, for private_key_jwt
+    oidc_scopes: tuple[str, ...] = ("openid", "profile")
+    # The claim carrying the citizen's card number; "": the operator links subjects to cards
+    # (cardhub citizens link SUB CARD).
+    oidc_card_claim: str = ""
+    oidc_max_age_seconds: int = 3600  # how long ago the citizen may have signed in at the provider
+    oidc_timeout_seconds: float = 5.0  # each call to the provider
+    oidc_leeway_seconds: int = 60  # clock difference allowed on the ID token's times
     # agency id -> {url, auth, header, secret, client_id, app_id, token_path, timeout_seconds}
     agencies: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, repr=False)
 
@@ -137,6 +154,10 @@ class Settings:
     @property
     def issuer_url(self) -> str:
         return (self.issuer or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def oidc_enabled(self) -> bool:
+        return bool(self.oidc_issuer)
 
     @property
     def graphiql_enabled(self) -> bool:
@@ -300,6 +321,7 @@ def _validated(values: dict[str, Any]) -> Settings:
         "export_link_seconds",
         "event_max_attempts",
     _check_login_and_refresh(settings)
+    _check_oidc(settings)
     if settings.log_level.upper() not in LOG_LEVELS:
         raise SettingsError(f"setting log_level: must be one of {', '.join(LOG_LEVELS)}, not {settings.log_level!r}")
     if settings.log_format not in ("", "json", "text"):
@@ -350,6 +372,38 @@ def _check_login_and_refresh(settings: Settings) -> None:
             raise SettingsError(f"setting {name}: must be at least 1")
     if settings.login_max_delay_seconds < settings.login_delay_seconds:
         raise SettingsError("setting login_max_delay_seconds: must be at least login_delay_seconds")
+
+
+def _check_oidc(settings: Settings) -> None:
+    for name in ("session_lifetime_seconds", "session_idle_seconds"):
+        if getattr(settings, name) < 60:
+            raise SettingsError(f"setting {name}: at least 60")
+    if not settings.oidc_enabled:
+        return
+    from urllib.parse import urlsplit
+
+    from auth.oidc.relying_party import CLIENT_AUTH_METHODS
+
+    url = urlsplit(settings.oidc_issuer)
+    loopback = url.hostname in ("127.0.0.1", "localhost", "::1")
+    if url.scheme not in ("https", "http") or not url.hostname or (url.scheme == "http" and not loopback):
+        raise SettingsError("setting oidc_issuer: an https:// URL (http only on loopback, for tests)")
+    if not settings.oidc_client_id:
+        raise SettingsError("setting oidc_client_id: the hub's client id at the provider")
+    if settings.oidc_client_auth not in CLIENT_AUTH_METHODS:
+        raise SettingsError(f"setting oidc_client_auth: one of {', '.join(CLIENT_AUTH_METHODS)}")
+    if settings.oidc_client_auth == "private_key_jwt":
+        if not settings.oidc_private_key_file:
+            raise SettingsError("setting oidc_private_key_file: private_key_jwt needs the hub's PEM private key")
+    elif not settings.oidc_client_secret:
+        raise SettingsError(f"setting oidc_client_secret: {settings.oidc_client_auth} needs the client secret")
+    if "openid" not in settings.oidc_scopes:
+        raise SettingsError("setting oidc_scopes: must include openid")
+    if not settings.is_sandbox and not settings.session_secret:
+        raise SettingsError(
+            "setting session_secret (CARDHUB_SESSION_SECRET): citizens log in, so their sessions need a key; "
+            "`cardhub keys generate` makes one"
+        )
 
 
 def _check_agency(agency: str, table: Mapping[str, Any]) -> None:

@@ -53,7 +53,9 @@ CHECKPOINT = Purpose("checkpoint", "checkpoint_key", "signed checkpoints of the 
 CARD = Purpose("card", "card_key", "virtual card credentials shown to agency terminals (Ed25519)")
 RECEIPTS = Purpose("receipts", "receipts_key", "consent receipts given to citizens (Ed25519 JWS)")
 EVENTS = Purpose("events", "events_key", "security events pushed to apps and agencies (Ed25519 JWS)")
-PURPOSES: tuple[Purpose, ...] = (SECRETS, CACHE, CHECKPOINT, CARD, RECEIPTS, EVENTS)
+# HMAC (itsdangerous) over the citizen pages' cookie; production needs it once citizens log in there.
+SESSION = Purpose("session", "session_secret", "the citizen pages' session cookie (HMAC-SHA256)", required=False)
+PURPOSES: tuple[Purpose, ...] = (SECRETS, CACHE, CHECKPOINT, CARD, RECEIPTS, EVENTS, SESSION)
 
 
 class KeySettingError(ValueError):

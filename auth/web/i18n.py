@@ -42,6 +42,13 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "login_unavailable": "本服务目前未开放市民登录。",
         "login_throttled": "登录尝试次数过多，请稍后再试。",
         "logged_out": "您已安全退出登录。",
+        "upstream_intro": "请使用城市统一身份认证账号登录。",
+        "upstream_login": "使用城市统一身份认证登录",
+        "upstream_retry": "重新登录",
+        "upstream_not_logged_in": "您尚未登录，未做任何更改。",
+        "error_upstream_unavailable": "城市统一身份认证服务暂时无法使用，请稍后再试。",
+        "error_upstream_rejected": "无法确认此次登录，为保护您的数据，本次登录未被接受。请重新登录。",
+        "error_upstream_unlinked": "您的城市账号尚未关联市民卡。请携带身份证件到市民卡服务网点办理关联。",
         "consent_title": "是否允许“{client}”读取您的数据？",
         "consent_app_id": "应用编号：{client_id}",
         "consent_purpose": "用途",
@@ -157,6 +164,18 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "login_unavailable": "Citizen login is not available on this service at the moment.",
         "login_throttled": "Too many login attempts. Please wait a moment and try again.",
         "logged_out": "You have logged out.",
+        "upstream_intro": "Log in with your city account.",
+        "upstream_login": "Log in with the city's identity service",
+        "upstream_retry": "Log in again",
+        "upstream_not_logged_in": "You are not logged in, and nothing was changed.",
+        "error_upstream_unavailable": "The city's identity service is not available right now. Please try again later.",
+        "error_upstream_rejected": (
+            "This login could not be verified, so it was not accepted, to protect your data. Please log in again."
+        ),
+        "error_upstream_unlinked": (
+            "Your city account is not linked to a citizen card yet. "
+            "Please bring your ID to a citizen card service point to have it linked."
+        ),
         "consent_title": "Allow “{client}” to read your data?",
         "consent_app_id": "App ID: {client_id}",
         "consent_purpose": "Purpose",

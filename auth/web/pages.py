@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from starlette.datastructures import URL, FormData
@@ -34,6 +34,9 @@ from auth.web.csrf import check_csrf, csrf_token
 from auth.web.errors import WebError
 from auth.web.session import current_citizen, login, logout
 from telemetry import metrics
+
+if TYPE_CHECKING:
+    from auth.oidc.relying_party import RelyingParty
 
 log = logging.getLogger("cardhub.web")
 
@@ -156,11 +159,18 @@ async def web_error_handler(request: Request, exc: Exception) -> Response:
 EXCEPTION_HANDLERS: Mapping[Any, Callable[[Request, Exception], Any]] = {WebError: web_error_handler}
 
 
-def routes(authenticator: CitizenAuthenticator | None, throttle: LoginThrottle | None = None) -> list[Route]:
+def routes(
+    authenticator: CitizenAuthenticator | None,
+    throttle: LoginThrottle | None = None,
+    *,
+    upstream: RelyingParty | None = None,
+    card_claim: str = "",
+) -> list[Route]:
     """The citizen pages. ``authenticator`` None: citizen login is off (the login page says so, 503).
 
     ``throttle``: the login attempt limits (the hub's, shared across instances); None: the defaults,
-    counted in this process.
+    counted in this process. ``upstream``: citizens log in at the city's identity provider instead
+    (``auth/web/upstream.py``); ``card_claim`` as there.
     """
     guard = throttle or LoginThrottle(LoginLimits())
 
@@ -169,10 +179,15 @@ def routes(authenticator: CitizenAuthenticator | None, throttle: LoginThrottle |
             next_path = safe_next(request.query_params.get("next"))
             if current_citizen(request) is not None:
                 return RedirectResponse(next_path, status_code=303)
+            if upstream is not None:
+                start = URL("/login/upstream").include_query_params(next=next_path)
+                return render(request, "login_upstream.html", start=f"{start.path}?{start.query}")
             return _login_form(request, next_path, authenticator is None)
         form = await _form(request)
         check_csrf(request, form)
         next_path = safe_next(form.get("next"))
+        if upstream is not None:  # no passwords here: the provider's pages take them
+            return RedirectResponse(str(URL("/login").include_query_params(next=next_path)), status_code=303)
         if authenticator is None:
             return _login_form(request, next_path, unavailable=True)
         username, password = _text(form, "username").strip(), _text(form, "password")
@@ -196,8 +211,13 @@ def routes(authenticator: CitizenAuthenticator | None, throttle: LoginThrottle |
 
     async def logout_page(request: Request) -> Response:
         check_csrf(request, await _form(request))
-        logout(request)
+        ended = logout(request)
         request.session[NOTICE_KEY] = {"id": "logged_out"}
+        # RP-initiated logout: the provider's session ends too, where it offers that; it sends the
+        # browser back to /login (the hub's post_logout_redirect_uri).
+        hint = ended.get("id_token", "") if ended else ""
+        if upstream is not None and ended is not None and (end := await upstream.end_session_url(hint)):
+            return RedirectResponse(end, status_code=303)
         return RedirectResponse("/login", status_code=303)
 
     async def me_page(request: Request) -> Response:
@@ -235,11 +255,17 @@ def routes(authenticator: CitizenAuthenticator | None, throttle: LoginThrottle |
         log.info("citizen revoked consent %d (%r)", consent_id, "all" if whole else scope)
         return RedirectResponse("/me", status_code=303)
 
+    extra: list[Route] = []
+    if upstream is not None:
+        from auth.web import upstream as upstream_pages  # it renders with this module's render()
+
+        extra = upstream_pages.routes(upstream, card_claim)
     return [
         Route("/login", login_page, methods=["GET", "POST"]),
         Route("/logout", logout_page, methods=["POST"]),
         Route("/me", me_page, methods=["GET"]),
         Route("/me/consents/{consent_id:int}/revoke", revoke_page, methods=["POST"]),
+        *extra,
     ]
 
 

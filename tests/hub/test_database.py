@@ -44,6 +44,7 @@ QUERY_INDEXES = {
     ("citizen", ("username",)): "usernames are unique",
     ("connector_version", ("agency", "version")): "versions.current, history, point_to",
     ("connector_state", ("section",)): "versions.serving",
+    ("citizen_link", ("issuer", "subject")): "oidc.links.card_for: the card a provider's subject holds",
     ("access_token", ("expires_at",)): "tokens.prune: housekeeping, by expiry",
     ("access_token", ("revoked_at",)): "tokens.prune: housekeeping, by revocation",
     ("refresh_token", ("expires_at",)): "grants.prune: housekeeping, by expiry",

@@ -33,7 +33,8 @@ from auth.web.pages import CHINA_TIME, EXCEPTION_HANDLERS, render_consent, safe_
 from hub.app import citizen_login
 from hub.sandbox_login import SandboxLogin
 from hub.server import EmbeddedServer, start_in_background
-from hub.settings import Settings, load
+from hub.settings import Settings, SettingsError, load
+from keys.keyring import Keyring, generate
 from sandbox import runner
 from sandbox.personas import PERSONAS, Persona
 from tests.auth.web.conftest import needs_chromium
@@ -362,7 +363,7 @@ async def consent_site(hub: RunningHub) -> AsyncIterator[tuple[str, Client]]:
 
     app = Starlette(
         routes=[Route("/authorize", show, methods=["GET"]), Route("/authorize", decide, methods=["POST"])],
-        middleware=[web_session.middleware(secrets.token_urlsafe(32), https_only=False)],
+        middleware=[web_session.middleware([secrets.token_bytes(32)], https_only=False)],
         exception_handlers=EXCEPTION_HANDLERS,
     )
     port = runner.free_port()
@@ -494,14 +495,19 @@ async def test_password_table_hashes_with_salt_and_says_nothing_about_which_part
     assert await table.authenticate("amy", "x" * 5000) is None
 
 
-def test_citizen_login_needs_a_session_secret_in_production(caplog: pytest.LogCaptureFixture) -> None:
-    sandbox_auth, sandbox_secret = citizen_login(Settings(mode="sandbox"))
-    assert isinstance(sandbox_auth, SandboxLogin) and len(sandbox_secret) >= 32
-    assert citizen_login(Settings(mode="sandbox"))[1] != sandbox_secret  # random per process when not configured
-    assert citizen_login(Settings(mode="sandbox", session_secret="s" * 40))[1] == "s" * 40
-    authenticator, _ = citizen_login(Settings(mode="production"))
-    assert authenticator is None
-    assert "session_secret is not set" in caplog.text
-    settings = load({"CARDHUB_MODE": "sandbox", "CARDHUB_SESSION_SECRET": "from-the-environment"})
-    assert settings.session_secret == "from-the-environment"
-    assert "from-the-environment" not in repr(settings)
+def test_citizen_login_in_sandbox_is_the_personas_and_in_production_the_provider_or_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sandbox = Settings(mode="sandbox")
+    login_in_sandbox = citizen_login(sandbox, sandbox.keyring())
+    assert isinstance(login_in_sandbox.authenticator, SandboxLogin) and login_in_sandbox.upstream is None
+    production = Settings(mode="production")
+    assert citizen_login(production, Keyring.ephemeral()).authenticator is None
+    assert citizen_login(production, Keyring.ephemeral()).upstream is None
+    assert "oidc_issuer is not set" in caplog.text
+    first, second = generate("s-new"), generate("s-old")
+    settings = load({"CARDHUB_MODE": "sandbox", "CARDHUB_SESSION_SECRET": f"{first},{second}"})
+    assert len(citizen_login(settings, settings.keyring()).session_keys) == 2  # the first signs, both verify
+    assert first not in repr(settings)
+    with pytest.raises(SettingsError, match="CARDHUB_SESSION_SECRET"):
+        load({"CARDHUB_SESSION_SECRET": "not-a-keyring-entry"})
