@@ -1,3 +1,5 @@
+from typing import Any
+
 from tortoise import fields, migrations
 from tortoise.indexes import Index
 from tortoise.migrations import operations as ops
@@ -5,6 +7,17 @@ from tortoise.migrations import operations as ops
 from auth.consent import ConsentStatus
 from auth.events import StreamState
 from auth.export import ExportStatus
+
+
+class DescriptionOnly(ops.AlterField):
+    """consent.status gains PAUSED: only the column's description changes (varchar(16) holds it already).
+    Nothing is done to the database, where SQLite would rebuild the table and lose its unique index."""
+
+    async def database_forward(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    async def database_backward(self, *args: Any, **kwargs: Any) -> None:
+        return None
 
 
 class Migration(migrations.Migration):
@@ -97,7 +110,7 @@ class Migration(migrations.Migration):
             },
             bases=["Model"],
         ),
-        ops.AlterField(
+        DescriptionOnly(
             model_name="Consent",
             name="status",
             field=fields.CharEnumField(

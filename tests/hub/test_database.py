@@ -50,6 +50,10 @@ QUERY_INDEXES = {
     ("refresh_token", ("expires_at",)): "grants.prune: housekeeping, by expiry",
     ("refresh_token", ("revoked_at",)): "grants.prune: housekeeping, by revocation",
     ("authorization_code", ("expires_at",)): "authorization_code.prune: housekeeping, by expiry",
+    ("security_event", ("client_id", "id")): "events.pending, acknowledge: a client's events in order",
+    ("security_event", ("jti",)): "events.acknowledge: by jti (unique)",
+    ("event_stream", ("client_id",)): "events.stream_of, register: a client's stream (unique)",
+    ("export_job", ("citizen", "created_at")): "export.request, latest: a citizen's jobs, the rate limit",
 }
 # Replaced by better ones: no longer made, dropped when a pre-migration database is adopted.
 NOT_WANTED = {("audit_log", ("citizen",)), ("connector_version", ("agency",))}

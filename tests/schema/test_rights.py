@@ -9,7 +9,7 @@ import json
 import zipfile
 from typing import Any
 
-from auth import receipts, tokens
+from auth import jws, receipts, tokens
 from auth.clients import ClientType
 from hub import sandbox_access
 from sandbox.personas import PERSONAS
@@ -71,7 +71,7 @@ async def test_every_history_entry_carries_a_receipt_that_verifies(hub: RunningH
     _, body = await hub.graphql(query, citizen)
     [mine] = [c for c in body["data"]["me"]["consents"] if c["id"] == str(consent_id)]
     async with hub.http.get(hub.url + receipts.JWKS_PATH) as resp:
-        keys = receipts.jws.keys_from_jwks(await resp.json())
+        keys = jws.keys_from_jwks(await resp.json())
     actions = [e["action"] for e in mine["history"]]
     assert actions[-2:] == ["PAUSED", "RESUMED"]
     for entry in mine["history"]:
