@@ -4,22 +4,13 @@ The web pages (``auth/web/pages.py``) ask a ``CitizenAuthenticator`` and know no
 how citizens prove who they are. Today's implementation is ``PasswordTable``: usernames and salted
 scrypt hashes held in memory, which is what the sandbox personas use (``hub/sandbox_login.py``).
 
-Replacing it with the city's OIDC identity provider
----------------------------------------------------
-A city IdP does not fit a username/password form: the citizen signs in on the IdP's own pages. The
-replacement is an authenticator whose login route redirects instead of showing the form:
-
-1. ``GET /login?next=PATH`` redirects to the IdP's authorization endpoint (authorization code flow
-   with PKCE, a fresh ``state`` and ``nonce`` kept in the session, ``scope=openid``).
-2. The IdP redirects back to ``/login/callback?code=...&state=...``: check ``state`` against the
-   session, exchange the code at the token endpoint, validate the ID token (signature against the
-   IdP's JWKS, ``iss``, ``aud`` = the hub's client id, ``exp``, ``nonce``).
-3. Map the ID token's ``sub`` (or the claim the city agrees on, e.g. the card number itself) to a
-   card number in the card registry; unknown subject: refuse, as a wrong password is refused.
-4. Call ``auth.web.session.login(request, card_number)`` and redirect to the checked ``next``.
-
-Everything after step 4 (the consent screen, ``/me``, revocation) stays as it is: it reads only
-``auth.web.session.current_citizen``. See docs/consent.md, "Replacing the login".
+The city's identity provider
+----------------------------
+A city IdP does not fit a username/password form: the citizen signs in on the IdP's own pages. In
+production the hub is its OpenID Connect relying party (``auth/oidc/``, pages in
+``auth/web/upstream.py``), and this form is not shown. Everything after login (the consent screen,
+``/me``, revocation) reads only ``auth.web.session.current_citizen``. See docs/consent.md,
+"Replacing the login".
 
 Protection
 ----------

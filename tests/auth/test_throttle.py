@@ -17,6 +17,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from auth.throttle import LocalAttempts, LoginLimits, LoginThrottle, TooManyAttempts
+from keys.keyring import generate
 from sandbox.personas import PERSONAS
 from tests.auth.oauth.driver import form_fields
 from tests.cache.conftest import redis_running
@@ -127,6 +128,7 @@ def test_waits_double_up_to_the_maximum() -> None:
 # --- two hub processes, one Redis --------------------------------------------------------------------------
 
 REDIS_DB = "redis://127.0.0.1:6379/12"
+SESSION_KEY = generate("both-instances")
 PERSONA = PERSONAS[5]
 
 
@@ -140,7 +142,7 @@ def env(tmp_path: Path) -> Iterator[dict[str, str]]:
         "CARDHUB_MODE": "sandbox",
         "CARDHUB_DATABASE_URL": f"sqlite://{tmp_path / 'hub.sqlite3'}",
         "CARDHUB_CACHE_URL": REDIS_DB,
-        "CARDHUB_SESSION_SECRET": "the-same-secret-on-both-instances-0123456789",
+        "CARDHUB_SESSION_SECRET": SESSION_KEY,  # the same on both instances
         "CARDHUB_LOG_LEVEL": "WARNING",
         "CARDHUB_LOGIN_ATTEMPTS_PER_ACCOUNT": "3",
         "CARDHUB_LOGIN_DELAY_SECONDS": "60",

@@ -18,13 +18,14 @@ import pytest
 import tomli_w
 
 from connectors.runtime import client_secret_basic
+from keys.keyring import generate
 from sandbox import credentials, runner
 from tests.conftest import manifest_data
 from tests.connectors.test_outbound import Recorder, serving
 from tests.hub.test_instances import CARDHUB, Hub, cli
 from tests.production import production_env
 
-SESSION_SECRET = "production-session-secret-never-to-leave"
+SESSION_SECRET = generate("prod-session")  # a key setting (KID:KEY) that must never leave the hub
 REGISTER = "mutation($m: String!) { registerConnector(manifest: $m) { created } }"
 
 

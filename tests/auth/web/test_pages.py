@@ -510,4 +510,4 @@ def test_citizen_login_in_sandbox_is_the_personas_and_in_production_the_provider
     assert len(citizen_login(settings, settings.keyring()).session_keys) == 2  # the first signs, both verify
     assert first not in repr(settings)
     with pytest.raises(SettingsError, match="CARDHUB_SESSION_SECRET"):
-        load({"CARDHUB_SESSION_SECRET": "not-a-keyring-entry"})
+        load({"CARDHUB_MODE": "sandbox", "CARDHUB_SESSION_SECRET": "not-a-keyring-entry"})
