@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck pytest bench clean chromium oidc-provider
+.PHONY: install demo test lint typecheck pytest bench clean chromium oidc-provider pdf-tools
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download does not work here).
+# Data exports embed a CJK font in their PDF; the export tests read it back with pdftotext.
+pdf-tools:
+	@{ command -v pdftotext >/dev/null && fc-list :lang=zh | grep -q .; } || { command -v apt-get >/dev/null && \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils fonts-wqy-microhei \
+		>/dev/null) || echo "poppler-utils or fonts-wqy-microhei not installed: the export PDF test will skip"; }
+
 chromium:
 	@command -v chromium >/dev/null || { command -v apt-get >/dev/null && \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
@@ -40,7 +46,7 @@ oidc-provider:
 		(cd $(OIDC_PROVIDER) && npm ci --no-audit --no-fund --loglevel=error); \
 	else echo "node/npm not installed: the OpenID Provider tests will skip"; fi
 
-pytest: $(STAMP) chromium oidc-provider
+pytest: $(STAMP) chromium oidc-provider pdf-tools
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
