@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from tortoise import connections
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 from auth import audit, consent, tokens
@@ -153,9 +154,11 @@ async def test_the_periodic_job_prunes_and_survives_a_failing_run(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     keeper = Housekeeper(interval_seconds=0.05, after_seconds=3600, batch_size=100)
-    with caplog.at_level(logging.WARNING, "cardhub.housekeeping"):
-        assert await keeper.run_once() is None  # no database at all: logged, not raised
-    assert "housekeeping failed" in caplog.text
+    async with database.connected(f"sqlite://{tmp_path}/broken.sqlite3"):
+        await connections.get("default").execute_script("DROP TABLE authorization_code")
+        with caplog.at_level(logging.WARNING, "cardhub.housekeeping"):
+            assert await keeper.run_once() is None  # logged, not raised
+    assert "housekeeping failed (OperationalError" in caplog.text
     async with database.connected(f"sqlite://{tmp_path}/hub.sqlite3"):
         await expired_tokens(3)
         await keeper.start()
