@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from tortoise.context import TortoiseContext, tortoise_test_context
 
 from auth import consent, tokens
-from auth.consent import ConsentError, ConsentEvent, ConsentStatus
+from auth.consent import Consent, ConsentError, ConsentEvent, ConsentStatus
 
 ALICE, BOB = "350200000001", "350200000002"
 APP = "city-app"
@@ -17,7 +17,8 @@ APP = "city-app"
 
 @pytest.fixture
 async def db() -> AsyncIterator[TortoiseContext]:
-    async with tortoise_test_context(["auth.consent", "auth.events", "auth.clients", "auth.tokens", "auth.oauth.grants"]) as ctx:
+    models = ["auth.consent", "auth.events", "auth.clients", "auth.tokens", "auth.oauth.grants"]
+    async with tortoise_test_context(models) as ctx:
         yield ctx
 
 
@@ -96,3 +97,39 @@ async def test_expiry_is_noticed_once_and_recorded(db: TortoiseContext) -> None:
 async def test_no_consent_at_all(db: TortoiseContext) -> None:
     standing = await consent.standing(ALICE, "never-asked")
     assert standing.status is None and not standing.allows("transit")
+
+
+async def test_pause_and_resume_are_in_the_history_and_leave_tokens_alive(db: TortoiseContext) -> None:
+    record = await consent.grant(ALICE, APP, frozenset({"transit"}), "show your balance")
+    token = await tokens.issue(APP, frozenset({"transit"}), ALICE, 600)
+    paused = await consent.pause(ALICE, record.id)
+    assert paused.status is ConsentStatus.PAUSED
+    standing = await consent.standing(ALICE, APP)
+    assert not standing.allows("transit") and standing.holds("transit")
+    assert await tokens.authenticate(token) is not None  # not revoked, unlike after a withdrawal
+    with pytest.raises(ConsentError, match="paused, not active"):
+        await consent.pause(ALICE, record.id)
+    resumed = await consent.resume(ALICE, record.id)
+    assert resumed.status is ConsentStatus.ACTIVE and (await consent.standing(ALICE, APP)).allows("transit")
+    assert [a for a, _ in await history(record.id)] == ["GRANTED", "PAUSED", "RESUMED"]
+
+
+async def test_expiry_keeps_running_during_a_pause(db: TortoiseContext) -> None:
+    record = await consent.grant(ALICE, APP, frozenset({"transit"}), "p", lifetime=timedelta(seconds=60))
+    await consent.pause(ALICE, record.id)
+    await Consent.filter(id=record.id).update(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    assert await consent.expire_due() == 1
+    assert (await consent.standing(ALICE, APP)).status is ConsentStatus.EXPIRED
+    with pytest.raises(ConsentError, match="expired"):
+        await consent.resume(ALICE, record.id)
+    assert [a for a, _ in await history(record.id)] == ["GRANTED", "PAUSED", "EXPIRED"]
+
+
+async def test_a_paused_consent_can_be_withdrawn_and_granting_again_resumes_it(db: TortoiseContext) -> None:
+    record = await consent.grant(ALICE, APP, frozenset({"transit", "library"}), "p")
+    await consent.pause(ALICE, record.id)
+    narrowed = await consent.revoke(ALICE, record.id, frozenset({"library"}))
+    assert narrowed.status is ConsentStatus.PAUSED and narrowed.scopes == {"transit"}
+    again = await consent.grant(ALICE, APP, frozenset({"library"}), "p")
+    assert again.status is ConsentStatus.ACTIVE and again.scopes == {"transit", "library"}
+    assert [a for a, _ in await history(record.id)] == ["GRANTED", "PAUSED", "NARROWED", "RESUMED", "WIDENED"]
