@@ -97,7 +97,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="cardhub-bench-")
-    base_env = {**os.environ, "CARDHUB_LOG_LEVEL": "WARNING"}
+    base_env = {**os.environ, "CARDHUB_MODE": "sandbox", "CARDHUB_LOG_LEVEL": "WARNING"}
     sandbox = runner.start(ephemeral=True, latency=dict.fromkeys(AGENCY_IDS, INJECTED_MS))
     if (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {1})

@@ -154,6 +154,7 @@ def main() -> None:
     workdir = tempfile.mkdtemp(prefix="cardhub-bench-")
     env = {
         **os.environ,
+        "CARDHUB_MODE": "sandbox",  # the bench runs the sandbox agencies and personas
         "CARDHUB_DATABASE_URL": f"sqlite://{workdir}/bench.sqlite3",
         "CARDHUB_LOG_LEVEL": "WARNING",
         # The agency path itself: with the cache on, warm reads would be cache hits
