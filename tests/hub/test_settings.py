@@ -118,3 +118,11 @@ def test_sqlite_commits_do_not_wait_for_fsync_unless_asked() -> None:
     assert with_defaults("sqlite://a.db?synchronous=FULL") == "sqlite://a.db?synchronous=FULL"
     assert with_defaults("sqlite://:memory:") == "sqlite://:memory:"
     assert with_defaults("postgres://db/x") == "postgres://db/x"
+
+
+def test_every_setting_is_documented() -> None:
+    from dataclasses import fields as dataclass_fields
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text(encoding="utf-8")
+    missing = [f.name for f in dataclass_fields(Settings) if f"| `{f.name}` |" not in doc]
+    assert missing == [], f"settings without a row in docs/configuration.md: {missing}"
