@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck pytest bench clean chromium oidc-provider pdf-tools
+.PHONY: install demo test lint typecheck pytest bench clean chromium oidc-provider pdf-tools graphiql-assets
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,16 @@ oidc-provider:
 		test $(OIDC_PROVIDER)/node_modules/.package-lock.json -nt $(OIDC_PROVIDER)/package-lock.json || \
 		(cd $(OIDC_PROVIDER) && npm ci --no-audit --no-fund --loglevel=error); \
 	else echo "node/npm not installed: the OpenID Provider tests will skip"; fi
+
+# GraphiQL's files are committed (hub/static/graphiql/): the hub serves them, so it needs no CDN nor npm
+# at run time. This refreshes them from the packages pinned in that folder's package-lock.json.
+GRAPHIQL := hub/static/graphiql
+graphiql-assets:
+	rm -rf $(GRAPHIQL)/node_modules && cd $(GRAPHIQL) && npm ci --no-audit --no-fund --loglevel=error
+	cp $(GRAPHIQL)/node_modules/graphiql/graphiql.min.js $(GRAPHIQL)/node_modules/graphiql/graphiql.min.css \
+		$(GRAPHIQL)/node_modules/react/umd/react.production.min.js \
+		$(GRAPHIQL)/node_modules/react-dom/umd/react-dom.production.min.js $(GRAPHIQL)/
+	rm -rf $(GRAPHIQL)/node_modules
 
 pytest: $(STAMP) chromium oidc-provider pdf-tools
 	$(BIN)/pytest $(PYTEST_ARGS)

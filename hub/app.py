@@ -33,7 +33,7 @@ from connectors.live import LiveConnectors
 from connectors.outbound import OutboundRefused
 from connectors.policy import ConnectorPolicy, sealer_for
 from connectors.registry import ConnectorConfigError, agency_auth, builtin_manifest, with_overrides
-from hub import database, virtual_card
+from hub import database, graphiql, virtual_card
 from hub.graphql_app import HubGraphQL, edge_for, limits_for
 from hub.housekeeping import Housekeeper
 from hub.observability.metrics import MetricsEndpoint, observed
@@ -252,6 +252,7 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            *graphiql.routes(settings.graphiql_enabled),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/readyz/details", readyz_details),

@@ -23,7 +23,7 @@ from typing import Any
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -36,6 +36,7 @@ from auth.bearer import InvalidRequest, bearer_token
 from auth.documents import FreeFormPolicy
 from auth.principal import Principal
 from auth.tokens import InvalidToken, authenticate
+from hub.graphiql import page as graphiql_page
 from hub.observability import requests
 from hub.outage import STORE_ERRORS, store_unavailable
 from hub.settings import Settings
@@ -142,6 +143,9 @@ class HubGraphQL(GraphQL[HubContext, None]):
             await send(message)
 
         await super().__call__(scope, receive, send_with_id)  # type: ignore[arg-type]
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(graphiql_page())  # the hub's own page and assets (hub/graphiql.py), no CDN
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
         data = await super().parse_http_body(request)
