@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 from types import FrameType
 
 from auth import scopes, tokens
@@ -25,9 +26,11 @@ from hub import (
     cli_db,
     cli_documents,
     cli_keys,
+    cli_schema,
     database,
 )
 from hub import settings as settings_module
+from hub.observability import logs
 from hub.settings import Settings, SettingsError
 
 
@@ -36,8 +39,20 @@ class UsageError(Exception):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        status = _main(sys.argv[1:] if argv is None else list(argv))
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler below, not at interpreter exit
+        return status
+    except BrokenPipeError:
+        # The reader went away (`cardhub sandbox personas | head -1`): no traceback. As the Python docs
+        # advise (signal module, "Note on SIGPIPE"), point stdout at devnull so the exit flush is quiet too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _main(argv: list[str]) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_config_first(argv))
     try:
         sandbox_only = getattr(args, "default_mode", "production") == "sandbox"
         if sandbox_only and os.environ.get("CARDHUB_MODE") == "production":
@@ -47,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = settings_module.load(config_file=args.config, default_mode=mode)
         else:  # needs none (keys generate, connectors schema): works before any setting exists
             settings = Settings()
+        # The one place the CLI sets up logging: every logger, one handler, so a failure prints once.
+        logs.configure(settings.log_level, logs.format_for(settings.log_format, settings.is_sandbox))
         result: int = args.handler(args, settings)
         return result
     except (
@@ -64,15 +81,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _config_first(argv: list[str]) -> list[str]:
+    """``--config FILE`` is accepted after the subcommand too: move it to the front, where it is parsed."""
+    moved: list[str] = []
+    rest: list[str] = []
+    items = iter(argv)
+    for item in items:
+        value = next(items, None) if item == "--config" else None
+        if value is not None:
+            moved += [item, value]
+        elif item.startswith("--config="):
+            moved.append(item)
+        else:
+            rest.append(item)
+    return moved + rest
+
+
+def _version() -> str:
+    try:
+        return metadata.version("citizen-card-hub")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cardhub", description="Citizen Card Hub")
-    parser.add_argument("--config", metavar="FILE", help="TOML settings file (also CARDHUB_CONFIG)")
+    parser.add_argument(
+        "--config", metavar="FILE", help="TOML settings file (also CARDHUB_CONFIG); before or after the subcommand"
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}", help="print the version")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the hub")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--host", help="address to listen on (default: the host setting)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: the port setting)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     serve.set_defaults(handler=_serve)
 
     sandbox = sub.add_parser("sandbox", help="the stand-in agency services")
@@ -108,11 +151,12 @@ def _parser() -> argparse.ArgumentParser:
     cli_db.add_parser(sub)
     cli_documents.add_parser(sub)
     cli_keys.add_parser(sub)
+    cli_schema.add_parser(sub)
     cli_citizens.add_parser(sub)
     cli_card.add_parser(sub)
 
     demo = sub.add_parser("demo", help="sandbox agencies + hub + a ready token")
-    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--port", type=int, default=8000, help="the hub's port (default 8000)")
     _fault_options(demo)
     demo.set_defaults(handler=_demo, default_mode="sandbox")
     return parser

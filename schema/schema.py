@@ -18,6 +18,7 @@ from schema.extensions.disclosure import Disclosure, schema_disclosure
 from schema.extensions.error_policy import ErrorPolicy, request_id
 from schema.extensions.limits import limit_rules, limits
 from schema.extensions.metrics import OperationMetrics
+from schema.extensions.sequenced import sequenced
 from schema.extensions.tokens import token_limit
 from schema.extensions.tracing import tracing_extensions
 from schema.extensions.trusted_documents import trusted_documents
@@ -70,10 +71,8 @@ def build_schema(max_depth: int = 12, max_aliases: int = 30, edge: Limits | None
             OperationMetrics,  # first: it times all the others and sees the result they leave
             *tracing_extensions(),
             AuditTrail,
-            ErrorPolicy,
-            token_limit(edge.max_tokens),
-            schema_disclosure(edge.disclosure),
-            limits(rules),
+            # Small synchronous per-request hooks, run as one (schema/extensions/sequenced.py).
+            sequenced([ErrorPolicy, token_limit(edge.max_tokens), schema_disclosure(edge.disclosure), limits(rules)]),
             *trusted_documents(documents),  # parse and validate, through caches
             cost_limit(edge.max_cost, edge.default_page_size, edge.report_cost),  # after validation
         ],
