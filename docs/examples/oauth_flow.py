@@ -7,7 +7,8 @@ Walks what an app does, step by step, and plays the citizen's browser too (login
     stops at the redirect to the app's redirect URI (checks state and iss);
  3. exchanges the code at /oauth/token;
  4. calls /graphql with the access token;
- 5. refreshes (rotation), then shows that presenting the old refresh token again revokes everything;
+ 5. refreshes (rotation); presenting the old refresh token again at once (a retry) gets the same pair,
+    and once the hub's grace (refresh_grace_seconds) is over it revokes everything;
  6. authorizes again (the consent screen is skipped: already consented), introspects the access
     token (confidential clients only) and revokes the refresh token at /oauth/revoke.
 
@@ -38,6 +39,7 @@ import json
 import re
 import secrets
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -236,6 +238,12 @@ def main() -> None:
     parser.add_argument("--username", default="chenmeiling")
     parser.add_argument("--password", default="chenmeiling-pass")
     parser.add_argument("--allow", action="append", help="scopes to tick (default: what the page ticks)")
+    parser.add_argument(
+        "--grace",
+        type=float,
+        default=10.0,
+        help="the hub's refresh_grace_seconds (default 10)",
+    )
     args = parser.parse_args()
     app = App(args)
     query = "{ me { cardNumber name transit { balance concession } health { healthCardNumber } } }"
@@ -253,8 +261,13 @@ def main() -> None:
     status, newer = app.refresh(tokens["refresh_token"])
     print(f"5. refresh: HTTP {status} new access_token {short(newer['access_token'])}", end="")
     print(f" new refresh_token {short(newer['refresh_token'])} scope {newer['scope']!r}")
+    if args.grace > 0:  # a retry after a lost answer: the hub hands out the same pair again
+        status, again = app.refresh(tokens["refresh_token"])
+        same = again.get("refresh_token") == newer["refresh_token"]
+        print(f"   the old refresh_token again at once: HTTP {status}, the same pair: {same}")
+        time.sleep(args.grace + 1)
     status, error = app.refresh(tokens["refresh_token"])
-    print(f"   the old refresh_token again: HTTP {status} {error}")
+    print(f"   the old refresh_token again after {args.grace:g}s: HTTP {status} {error}")
     status, body = app.graphql("{ me { cardNumber } }", newer["access_token"])
     print(f"   the newest access_token now: HTTP {status} {body['errors'][0]['message']}")
     status, error = app.refresh(newer["refresh_token"])

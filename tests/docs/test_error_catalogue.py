@@ -22,7 +22,8 @@ SCANNED = [*(ROOT / "schema").rglob("*.py"), *(ROOT / "hub").glob("*.py")]
 
 def subclass_codes(base: type) -> set[str]:
     found: set[str] = set()
-    for cls in base.__subclasses__():
+    subclasses: list[type] = base.__subclasses__()
+    for cls in subclasses:
         if isinstance(cls.__dict__.get("code"), str):
             found.add(cls.__dict__["code"])
         found |= subclass_codes(cls)
