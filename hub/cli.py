@@ -63,7 +63,9 @@ def _main(argv: list[str]) -> int:
         else:  # needs none (keys generate, connectors schema): works before any setting exists
             settings = Settings()
         # The one place the CLI sets up logging: every logger, one handler, so a failure prints once.
-        logs.configure(settings.log_level, logs.format_for(settings.log_format, settings.is_sandbox))
+        # A command prints its own results; routine info lines are for the servers (serve, demo).
+        level = settings.log_level if settings.log_level.lower() in ("error", "critical") else "warning"
+        logs.configure(level, logs.format_for(settings.log_format, settings.is_sandbox))
         result: int = args.handler(args, settings)
         return result
     except (

@@ -44,7 +44,7 @@ def add_parser(sub: Any) -> None:
     source.add_argument("--text", help="the QR code's text (CC1:...); - reads it from standard input")
     source.add_argument("--image", type=Path, help="a PNG or JPEG of the QR code (needs the terminal extra)")
     check.add_argument("--keys", type=Path, required=True, help="the key set stored by: cardhub card keys fetch")
-    check.add_argument("--purpose", required=True, choices=[p.label for p in Purpose])
+    check.add_argument("--purpose", required=True, choices=[p.label for p in Purpose], help="what the terminal checks")
     check.add_argument("--at", type=float, help="unix time to check against (default: now)")
     check.set_defaults(handler=_verify, needs_settings=False)
 
@@ -57,8 +57,8 @@ def add_parser(sub: Any) -> None:
     fetch.set_defaults(handler=_fetch, needs_settings=False)
 
     status = commands.add_parser("status", help="report a card lost or cancelled, or active again")
-    status.add_argument("card_number")
-    status.add_argument("status", choices=list(WORDS))
+    status.add_argument("card_number", help="the citizen card's number")
+    status.add_argument("status", choices=list(WORDS), help="the card's new status")
     status.set_defaults(handler=_status)
 
 

@@ -22,14 +22,14 @@ def add_parser(sub: Any) -> None:
     parser = sub.add_parser("citizens", help="link subjects of the city's identity provider to cards")
     commands = parser.add_subparsers(dest="citizens_command", required=True)
     link = commands.add_parser("link", help="link a subject (the provider's sub) to a card in the registry")
-    link.add_argument("subject", metavar="SUB")
-    link.add_argument("card", metavar="CARD")
+    link.add_argument("subject", metavar="SUB", help="the OpenID Provider's subject")
+    link.add_argument("card", metavar="CARD", help="the citizen card number")
     link.set_defaults(handler=_link)
     unlink = commands.add_parser("unlink", help="remove a subject's link: it logs no one in any more")
-    unlink.add_argument("subject", metavar="SUB")
+    unlink.add_argument("subject", metavar="SUB", help="the OpenID Provider's subject")
     unlink.set_defaults(handler=_unlink)
     listing = commands.add_parser("links", help="every link for the configured provider")
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--json", action="store_true", help="JSON instead of a table")
     listing.set_defaults(handler=_links)
 
 

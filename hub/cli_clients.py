@@ -32,8 +32,8 @@ def add_parser(sub: Any) -> None:
     commands = parser.add_subparsers(dest="clients_command", required=True)
 
     create = commands.add_parser("create", help="register a client; prints its secret once")
-    create.add_argument("--name", required=True)
-    create.add_argument("--type", required=True, choices=[t.value for t in ClientType])
+    create.add_argument("--name", required=True, help="shown to citizens on the consent screen")
+    create.add_argument("--type", required=True, choices=[t.value for t in ClientType], help="the kind of client")
     create.add_argument("--redirect-uri", action="append", default=[], metavar="URI", help="exact match; repeatable")
     create.add_argument("--scope", action="append", required=True, metavar="S", help="repeatable")
     create.add_argument("--purpose", required=True, help="shown to citizens on the consent screen")
@@ -46,12 +46,12 @@ def add_parser(sub: Any) -> None:
 
     listing = commands.add_parser("list", help="the registered clients and their state")
     listing.add_argument("--all", action="store_true", help="deleted clients too")
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--json", action="store_true", help="JSON instead of a table")
     listing.set_defaults(handler=_list)
 
     show = commands.add_parser("show", help="one client, its state and its secrets' (never the secrets)")
-    show.add_argument("client_id", metavar="CLIENT_ID")
-    show.add_argument("--json", action="store_true")
+    show.add_argument("client_id", metavar="CLIENT_ID", help="the client's id")
+    show.add_argument("--json", action="store_true", help="JSON instead of text")
     show.set_defaults(handler=_show)
 
     for name, handler, text in (
@@ -60,15 +60,15 @@ def add_parser(sub: Any) -> None:
         ("delete", _delete, "disable for good and clear its secret; consents and the access log keep its name"),
     ):
         command = commands.add_parser(name, help=text)
-        command.add_argument("client_id", metavar="CLIENT_ID")
+        command.add_argument("client_id", metavar="CLIENT_ID", help="the client's id")
         command.set_defaults(handler=handler)
 
     rotate = commands.add_parser("rotate-secret", help="a new secret, printed once")
-    rotate.add_argument("client_id", metavar="CLIENT_ID")
+    rotate.add_argument("client_id", metavar="CLIENT_ID", help="the client's id")
     rotate.add_argument(
         "--grace", type=int, default=0, metavar="SECONDS", help="keep the old secret valid this long (default 0)"
     )
-    rotate.add_argument("--json", action="store_true")
+    rotate.add_argument("--json", action="store_true", help="JSON instead of text")
     rotate.set_defaults(handler=_rotate)
 
     cli_consent.add_events_command(commands)

@@ -41,20 +41,20 @@ def add_parser(sub: Any) -> None:
 
     register = commands.add_parser("register", help="validate, contract-test and put a manifest in force")
     register.add_argument("file", metavar="FILE", help="manifest, TOML or JSON ('-': standard input)")
-    register.add_argument("--json", action="store_true")
+    register.add_argument("--json", action="store_true", help="JSON instead of text")
     register.set_defaults(handler=_register)
 
     listing = commands.add_parser("list", help="every connector: version in force, enabled or not")
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--json", action="store_true", help="JSON instead of a table")
     listing.set_defaults(handler=_list)
 
     show = commands.add_parser("show", help="one connector and all its versions")
-    show.add_argument("agency", metavar="ID")
-    show.add_argument("--json", action="store_true")
+    show.add_argument("agency", metavar="ID", help="the agency id")
+    show.add_argument("--json", action="store_true", help="JSON instead of text")
     show.set_defaults(handler=_show)
 
     export = commands.add_parser("export", help="print the manifest in force (its secret redacted)")
-    export.add_argument("agency", metavar="ID")
+    export.add_argument("agency", metavar="ID", help="the agency id")
     export.add_argument("--version", type=int, help="an earlier version instead")
     export.add_argument("--json", action="store_true", help="JSON instead of TOML")
     export.set_defaults(handler=_export)
@@ -64,14 +64,14 @@ def add_parser(sub: Any) -> None:
         ("enable", _enable, "use the connector's last version again"),
     ):
         command = commands.add_parser(name, help=text)
-        command.add_argument("agency", metavar="ID")
+        command.add_argument("agency", metavar="ID", help="the agency id")
         command.set_defaults(handler=handler)
 
     schema = commands.add_parser("schema", help="print the manifest's JSON Schema")
     schema.set_defaults(handler=_schema, needs_settings=False)
 
     rollback = commands.add_parser("rollback", help="put the version before the one in force back (or --to N)")
-    rollback.add_argument("agency", metavar="ID")
+    rollback.add_argument("agency", metavar="ID", help="the agency id")
     rollback.add_argument("--to", type=int, metavar="N", help="the version to put back")
     rollback.set_defaults(handler=_rollback)
 

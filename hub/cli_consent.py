@@ -33,8 +33,8 @@ def add_parser(sub: Any) -> None:
     parser = sub.add_parser("consent", help="citizens' consents and their receipts")
     commands = parser.add_subparsers(dest="consent_command", required=True)
     grant = commands.add_parser("grant", help="record a persona's consent for a client (sandbox mode only)")
-    grant.add_argument("--persona", required=True, metavar="CARD_NUMBER")
-    grant.add_argument("--client", required=True, metavar="CLIENT_ID")
+    grant.add_argument("--persona", required=True, metavar="CARD_NUMBER", help="the citizen who consents")
+    grant.add_argument("--client", required=True, metavar="CLIENT_ID", help="the client consented to")
     grant.add_argument("--scope", action="append", metavar="S", help="repeatable; default: all the client may ask")
     grant.set_defaults(handler=_grant, default_mode="sandbox")
 
@@ -50,7 +50,7 @@ def add_parser(sub: Any) -> None:
 def add_events_command(commands: Any) -> None:
     """``cardhub clients events``: registered by hub/cli_clients.py."""
     command = commands.add_parser("events", help="where the hub sends a client's security events (RFC 8417)")
-    command.add_argument("--client", required=True, metavar="CLIENT_ID")
+    command.add_argument("--client", required=True, metavar="CLIENT_ID", help="the client's id")
     how = command.add_mutually_exclusive_group()
     how.add_argument("--push", metavar="URL", help="push them to this https endpoint (RFC 8935)")
     how.add_argument("--poll", action="store_true", help="no push: the client polls /events/poll (RFC 8936)")

@@ -33,11 +33,11 @@ def add_parser(sub: Any) -> None:
     upgrade.set_defaults(handler=_upgrade)
 
     status = commands.add_parser("status", help="the migrations applied and pending; changes nothing")
-    status.add_argument("--json", action="store_true")
+    status.add_argument("--json", action="store_true", help="JSON instead of text")
     status.set_defaults(handler=_status)
 
     prune = commands.add_parser("prune", help="delete expired and revoked tokens and codes now; print the counts")
-    prune.add_argument("--json", action="store_true")
+    prune.add_argument("--json", action="store_true", help="JSON instead of text")
     prune.set_defaults(handler=_prune)
 
 

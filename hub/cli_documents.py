@@ -36,7 +36,7 @@ def add_parser(sub: Any) -> None:
     commands = parser.add_subparsers(dest="documents_command", required=True)
     register = commands.add_parser("register", help="register .graphql files or an Apollo manifest for a client")
     register.add_argument("--client", required=True, help="the client id")
-    register.add_argument("files", nargs="+", metavar="FILE", type=Path)
+    register.add_argument("files", nargs="+", metavar="FILE", type=Path, help=".graphql files or an Apollo manifest")
     register.set_defaults(handler=_register)
     listing = commands.add_parser("list", help="registered documents (revoked ones marked)")
     listing.add_argument("--client", help="only this client's")

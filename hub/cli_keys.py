@@ -28,7 +28,7 @@ def add_parser(sub: Any) -> None:
     gen.add_argument("--kid", help="the key id (default: a random one)")
     gen.set_defaults(handler=_generate, needs_settings=False)
     listing = commands.add_parser("list", help="each key setting: set or not, and its key ids (never the keys)")
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--json", action="store_true", help="JSON instead of a table")
     listing.set_defaults(handler=_list)
 
     secrets = sub.add_parser("secrets", help="connector secrets stored in the database")
