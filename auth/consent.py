@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -161,12 +160,6 @@ async def grant(
     return consent
 
 
-# Called after a consent is narrowed or withdrawn, with the citizen and the scopes withdrawn (the hub
-# registers the cache's invalidation here). A failing listener is logged; the withdrawal stands.
-RevokeListener = Callable[[str, frozenset[str]], Awaitable[None]]
-REVOKE_LISTENERS: list[RevokeListener] = []
-
-
 async def revoke(citizen: str, consent_id: int, scopes: frozenset[str] | None = None) -> Consent:
     """Withdraw a whole consent (scopes None) or some of its scopes. Only the citizen's own."""
     now = _now()
@@ -195,11 +188,6 @@ async def revoke(citizen: str, consent_id: int, scopes: frozenset[str] | None = 
         await grants.withdraw(citizen, consent.client_id, None if not remaining else withdrawn, "consent withdrawn")
         await consent.save()
         await _changed(consent, now, "REVOKED" if not remaining else "NARROWED", withdrawn)
-    for listener in REVOKE_LISTENERS:
-        try:
-            await listener(citizen, withdrawn)
-        except Exception:
-            log.exception("a consent-revoke listener failed; the withdrawal stands")
     return consent
 
 

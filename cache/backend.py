@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -21,6 +22,10 @@ class CacheBackend(ABC):
 
     @abstractmethod
     async def get(self, key: str) -> Any | None: ...
+
+    async def get_many(self, keys: Sequence[str]) -> list[Any | None]:
+        """Several entries in one round trip where the backend can."""
+        return [await self.get(k) for k in keys]
 
     @abstractmethod
     async def set(self, key: str, value: Any, expire_seconds: float) -> None: ...
@@ -35,6 +40,10 @@ class CacheBackend(ABC):
     @abstractmethod
     async def generation(self, name: str) -> int:
         """The counter's value (0 when never bumped)."""
+
+    async def generations(self, names: Sequence[str]) -> list[int]:
+        """Several counters in one round trip where the backend can."""
+        return [await self.generation(n) for n in names]
 
     @abstractmethod
     async def bump(self, name: str) -> int:

@@ -7,7 +7,6 @@ With Redis the command also purges the shared cache at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from tortoise import fields
@@ -31,21 +30,19 @@ async def request(section: str | None, by: str) -> CachePurge:
 
 
 class PurgeFollower:
-    """Applies the purges recorded since this process started, to the cache in use then."""
+    """Applies the purges recorded since this process started (cache/source.py calls it each poll)."""
 
-    def __init__(self, cache: Callable[[], SectionCache | None]) -> None:
-        self.cache = cache
+    def __init__(self) -> None:
         self._seen: int | None = None
 
-    async def apply(self) -> int:
-        """Apply new purges; return how many."""
+    async def apply(self, cache: SectionCache | None) -> int:
+        """Apply new purges to ``cache``, the one requests use now; return how many."""
         if self._seen is None:  # older purges were for caches that no longer exist
             latest = await CachePurge.all().order_by("-id").first()
             self._seen = latest.id if latest else 0
             return 0
         new = await CachePurge.filter(id__gt=self._seen).order_by("id")
         for purge in new:
-            cache = self.cache()
             if cache is not None and purge.section is None:
                 await cache.purge()
             elif cache is not None and purge.section is not None:

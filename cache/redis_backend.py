@@ -7,6 +7,7 @@ client reconnects by itself when the server is back.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -35,6 +36,15 @@ class RedisBackend(CacheBackend):
         except (RedisError, OSError) as exc:
             raise CacheUnavailable(f"redis: {type(exc).__name__}") from exc
         return None if raw is None else raw.decode() if isinstance(raw, bytes) else str(raw)
+
+    async def get_many(self, keys: Sequence[str]) -> list[Any | None]:
+        if not keys:
+            return []
+        try:
+            raws = await self._redis.mget([PREFIX + k for k in keys])
+        except (RedisError, OSError) as exc:
+            raise CacheUnavailable(f"redis: {type(exc).__name__}") from exc
+        return [None if r is None else r.decode() if isinstance(r, bytes) else str(r) for r in raws]
 
     async def set(self, key: str, value: Any, expire_seconds: float) -> None:
         try:
@@ -67,6 +77,13 @@ class RedisBackend(CacheBackend):
         except (RedisError, OSError) as exc:
             raise CacheUnavailable(f"redis: {type(exc).__name__}") from exc
         return int(raw) if raw is not None else 0
+
+    async def generations(self, names: Sequence[str]) -> list[int]:
+        try:
+            raws = await self._redis.mget([PREFIX + "gen:" + n for n in names])
+        except (RedisError, OSError) as exc:
+            raise CacheUnavailable(f"redis: {type(exc).__name__}") from exc
+        return [int(r) if r is not None else 0 for r in raws]
 
     async def bump(self, name: str) -> int:
         try:

@@ -6,6 +6,10 @@ another (``/cards/{card.cardNumber}/trips``) needs that answer first; once the f
 from an earlier request (``connectors.keymap``), it goes out together with the others and its answer
 is kept only if the value still holds, so a stale entry costs a round trip and never shows another
 person's data.
+
+A selection needs only some resources: ``resources_for`` names them from the mapping (which resource
+feeds which field), ``fetch_resources`` calls only those (reusing answers the caller already holds, such
+as the cache's), and ``assemble`` builds the section from whatever answers it is given.
 """
 
 from __future__ import annotations
@@ -14,12 +18,12 @@ import asyncio
 import functools
 import math
 import re
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Collection, Mapping
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 from connectors.base import MAX_ITEMS, Connector, gather_or_cancel
-from connectors.domain import Section
+from connectors.domain import Section, SectionMeta
 from connectors.errors import AgencyAuthFailed, AgencyBadResponse, AgencyError, AgencyUnavailable
 from connectors.keymap import KeyMap
 from connectors.manifest import CursorPagination, Manifest, Match, OffsetPagination, PagePagination, Resource
@@ -62,58 +66,126 @@ class ManifestConnector(Connector):
         self._refs = sorted({p for n in self._dependent for p in resources[n].placeholders() if p != "card_number"})
         self._ref_readers = [(p, p.partition(".")[0], path_reader(p.partition(".")[2])) for p in self._refs]
         self.keys: KeyMap[Refs] = KeyMap()
+        self.resource_names: tuple[str, ...] = tuple(resources)
+        self.keyed = frozenset(self._dependent)  # resources whose path names another's field
+        self.parents = frozenset(p.partition(".")[0] for p in self._refs)
+        self._singles = frozenset(n for n, r in resources.items() if r.items is None)
+        self._feeds = _feeds(manifest)
+        self._probe = next((n for n in self._independent if n in self._singles), self._independent[0])
+        self._plans: dict[frozenset[str], tuple[str, ...]] = {}
         assert manifest.responses is not None  # the manifest's checks demand it with a mapping
         self._responses = responses = manifest.responses
         self._data = path_reader(responses.data) if responses.data else None
         self._error_code = path_reader(responses.error_code.field) if responses.error_code else None
 
     async def fetch(self, card_number: str) -> Section | None:
+        """The whole section (every resource)."""
+        fetched = await self.fetch_resources(card_number, self.resource_names, {})
+        return None if fetched is None else self.assemble(fetched, self.meta())
+
+    # --- resources, for a selection ------------------------------------------------------------------
+
+    def resources_for(self, fields: Collection[str] | None) -> tuple[str, ...]:
+        """The resources the section's ``fields`` (domain field names; None: all) are built from, with the
+        ones their paths name. Fields the mapping does not know (``meta``) need none; with none of them
+        asked, one resource still tells whether the citizen has an account here."""
+        if fields is None:
+            return self.resource_names
+        asked = fields if isinstance(fields, frozenset) else frozenset(fields)
+        plan = self._plans.get(asked)
+        if plan is None:
+            wanted: set[str] = set()
+            for name in asked:
+                wanted |= self._feeds.get(name, frozenset())
+            if not wanted:
+                wanted = {self._probe}
+            if wanted & self.keyed:
+                wanted |= self.parents
+            plan = tuple(n for n in self.resource_names if n in wanted)
+            if len(self._plans) < 1024:  # selections are bounded by the schema; this bound is a guard
+                self._plans[asked] = plan
+        return plan
+
+    def ref_values(self, resources: Mapping[str, Any]) -> Refs | None:
+        """The values the keyed resources' paths name, read from their parents' answers (None: a parent
+        is missing). Raises ``AgencyBadResponse`` when a value cannot name a resource."""
+        if not self.parents <= resources.keys():
+            return None
+        values = []
+        for placeholder, head, read in self._ref_readers:
+            value = self.mapped(placeholder, functools.partial(read, resources[head]))
+            if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+                raise AgencyBadResponse(self.agency, f"unexpected {placeholder}: {value!r} cannot name a resource")
+            values.append((placeholder, str(value)))
+        return tuple(values)
+
+    async def fetch_resources(
+        self, card_number: str, wanted: Collection[str], known: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """The agency's answers for the ``wanted`` resources that are not ``known`` (answers kept from
+        earlier, e.g. by the cache), plus the parents a keyed one needed and ``known`` lacked. Single
+        resources are their document, list resources their items. None: the citizen has no account here."""
         if self._pattern is not None and not self._pattern.fullmatch(card_number):
             return None  # not a number this agency could know; never sent
-        remembered = self.keys.get(card_number) if self._dependent else None
+        todo = {n for n in wanted if n not in known}
+        dependent = [n for n in self._dependent if n in todo]
+        if dependent:
+            todo |= {p for p in self.parents if p not in known}
+        independent = [n for n in self._independent if n in todo]
+        remembered = (self.ref_values(known) or self.keys.get(card_number)) if dependent else None
         try:
-            first = [self._resource(n, card_number, {}) for n in self._independent]
+            first = [self._resource(n, card_number, {}) for n in independent]
             early = (
-                [_settled(self._resource(n, card_number, dict(remembered))) for n in self._dependent]
-                if remembered
-                else []
+                [_settled(self._resource(n, card_number, dict(remembered))) for n in dependent] if remembered else []
             )
             results = await gather_or_cancel(*first, *early)
         except _NotFound:
             self.keys.forget(card_number)
             return None
-        fetched: dict[str, Any] = dict(zip(self._independent, results, strict=False))
-        if self._dependent:
-            refs = self._ref_values(fetched)
+        fetched: dict[str, Any] = dict(zip(independent, results, strict=False))
+        if dependent:
+            refs = self.ref_values({**known, **fetched})
+            assert refs is not None  # every parent is known or was just fetched
             if refs == remembered:
                 late: list[Any] = list(results[len(first) :])
             else:  # first visit, or the key changed (a replaced card): anything fetched early is not theirs
-                self.keys.put(card_number, refs)
                 late = list(
-                    await gather_or_cancel(
-                        *(_settled(self._resource(n, card_number, dict(refs))) for n in self._dependent)
-                    )
+                    await gather_or_cancel(*(_settled(self._resource(n, card_number, dict(refs))) for n in dependent))
                 )
-            for name, outcome in zip(self._dependent, late, strict=True):
+            if self.keys.get(card_number) != refs:
+                self.keys.put(card_number, refs)
+            for name, outcome in zip(dependent, late, strict=True):
                 if isinstance(outcome, _NotFound):
                     self.keys.forget(card_number)
                     return None
                 if isinstance(outcome, AgencyError):
                     raise outcome
                 fetched[name] = outcome
-        singles = {n: v for n, v in fetched.items() if self.manifest.resources[n].items is None}
-        lists = {n: v for n, v in fetched.items() if self.manifest.resources[n].items is not None}
-        section: Section = self.mapped(self.section, lambda: self._compiled.build(singles, lists, self.meta()))
-        return section
+        return fetched
 
-    def _ref_values(self, fetched: dict[str, Any]) -> Refs:
-        values = []
-        for placeholder, head, read in self._ref_readers:
-            value = self.mapped(placeholder, functools.partial(read, fetched[head]))
-            if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
-                raise AgencyBadResponse(self.agency, f"unexpected {placeholder}: {value!r} cannot name a resource")
-            values.append((placeholder, str(value)))
-        return tuple(values)
+    def assemble(self, resources: Mapping[str, Any], meta: SectionMeta) -> Section:
+        """The section from resources' answers. Built from some of them, it is partial: the fields of
+        the others are None (lists empty), and a selection that asked for them was given them."""
+        singles = {n: v for n, v in resources.items() if n in self._singles}
+        lists = {n: v for n, v in resources.items() if n not in self._singles}
+        compiled = self._compiled
+        if len(singles) + len(lists) >= len(self.resource_names):
+            section: Section = self.mapped(self.section, lambda: compiled.build(singles, lists, meta))
+            return section
+
+        def partial() -> Section:
+            values: dict[str, Any] = {}
+            for name, read in compiled.fields.items():
+                values[name] = read(singles) if self._feeds[name] <= singles.keys() else None
+            for name, cl in compiled.lists.items():
+                items = [cl.build_item(raw) for raw in lists.get(cl.resource, ())]
+                if cl.sort_key is not None:
+                    items.sort(key=cl.sort_key, reverse=cl.descending)
+                values[name] = tuple(items)
+            built: Section = compiled.cls(**values, meta=meta)
+            return built
+
+        return self.mapped(self.section, partial)
 
     # --- one resource ------------------------------------------------------------------------------
 
@@ -270,3 +342,15 @@ def _matches(match: Match, response: AgencyResponse) -> bool:
         return False
     # Strict: 0 is not false and "1" is not 1.
     return type(value) is type(match.equals) and value == match.equals
+
+
+def _feeds(manifest: Manifest) -> dict[str, frozenset[str]]:
+    """Section field -> the resources it is read from (the head of each path in the mapping)."""
+    assert manifest.mapping is not None
+    feeds: dict[str, frozenset[str]] = {}
+    for name, fm in manifest.mapping.fields.items():
+        paths = fm.sum if fm.sum is not None else (fm.path or "",)
+        feeds[name] = frozenset(p.partition(".")[0] for p in paths)
+    for name, lm in manifest.mapping.lists.items():
+        feeds[name] = frozenset({lm.from_})
+    return feeds

@@ -12,19 +12,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Protocol
 
 from connectors import versions
 from connectors.base import Connector
 from connectors.manifest import Manifest, ManifestError
 from connectors.policy import ConnectorPolicy, NotYourSection
 from connectors.registry import ConnectorConfigError, build_connector, with_overrides
+from connectors.runtime import SharedRateLimit
 from connectors.versions import ConnectorVersion
 
 log = logging.getLogger("cardhub.connectors")
 
 Overrides = Callable[[str], Mapping[str, Any]]  # agency -> the operator's settings for a built-in manifest
+
+
+class ChangeListener(Protocol):
+    """Who must hear that a section's connector changed: the read path in front of the connectors,
+    whose cached copies the old connector made (cache/source.py)."""
+
+    async def connector_changed(self, section: str) -> None: ...
+
+    async def polled(self) -> None:
+        """More work for the same poll (the cache's purge requests)."""
+        ...
 
 
 class LiveConnectors(Mapping[str, Connector]):
@@ -37,15 +49,13 @@ class LiveConnectors(Mapping[str, Connector]):
         policy: ConnectorPolicy | None = None,
         extra_headers: tuple[tuple[str, str], ...] = (),
         poll_seconds: float = 2.0,
-        on_change: Callable[[str], Awaitable[None]] | None = None,
-        also_poll: Callable[[], Awaitable[Any]] | None = None,
-        shared_limit: Callable[[], Callable[[str, float], Awaitable[float]] | None] = lambda: None,
+        shared_rate: SharedRateLimit | None = None,
     ) -> None:
         self.policy = policy or ConnectorPolicy()
-        self._shared_limit = shared_limit  # the rate limit shared by all instances, if there is one now
+        self._shared_rate = shared_rate  # the rate limit counted with every instance, if the cache is shared
         self._overrides = overrides
-        self._on_change = on_change  # called with the section whose connector changed (the cache drops it)
-        self._also_poll = also_poll  # more work for the same poll (the cache's purge requests)
+        # The one read path in front (cache/source.py): told of every change, and polled with us.
+        self.listener: ChangeListener | None = None
         self._extra_headers = extra_headers
         self._poll_seconds = poll_seconds
         self._by_section: dict[str, Connector] = {}
@@ -137,14 +147,14 @@ class LiveConnectors(Mapping[str, Connector]):
         return manifest
 
     async def _changed(self, section: str) -> None:
-        if self._on_change is not None:
-            await self._on_change(section)
+        if self.listener is not None:
+            await self.listener.connector_changed(section)
 
     async def _start(self, record: ConnectorVersion) -> Connector:
         connector = build_connector(
             self.effective(record), extra_headers=self._extra_headers, outbound=self.policy.outbound
         )
-        connector.client.shared_limit = self._shared_limit()
+        connector.client.shared_rate = self._shared_rate
         await connector.client.start()
         return connector
 
@@ -173,7 +183,7 @@ class LiveConnectors(Mapping[str, Connector]):
             await asyncio.sleep(self._poll_seconds)
             try:
                 await self.refresh()
-                if self._also_poll is not None:
-                    await self._also_poll()
+                if self.listener is not None:
+                    await self.listener.polled()
             except Exception:  # the database may be away for a moment; keep serving what runs
                 log.exception("refreshing connectors failed; trying again in %gs", self._poll_seconds)

@@ -16,9 +16,8 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote_plus, urlencode, urlsplit
 
 import aiohttp
@@ -71,6 +70,14 @@ class AgencyEndpoint:
     rate_limit: tuple[float, int] | None = None  # (requests per second, burst), per hub process
     # The hub always passes its own; the default (sandbox: loopback and plain http allowed) serves tests.
     outbound: OutboundPolicy = field(default_factory=OutboundPolicy.sandbox)
+
+
+class SharedRateLimit(Protocol):
+    """A rate limit every hub instance counts together (the cache's ``SharedRate``, cache/limits.py)."""
+
+    async def allow(self, agency: str, per_second: float) -> float:
+        """0 when a call may go now; else how many seconds to wait before trying again."""
+        ...
 
 
 class RateLimiter:
@@ -127,9 +134,8 @@ class AgencyClient:
         self._session: aiohttp.ClientSession | None = None
         self._resolver: PolicyResolver | None = None
         self._base_path = urlsplit(endpoint.base_url).path.rstrip("/")
-        # Shared by every hub instance (set by the hub when its cache is shared): agency, per second ->
-        # 0 to go now, or seconds to wait.
-        self.shared_limit: Callable[[str, float], Awaitable[float]] | None = None
+        # Counted with every hub instance's calls (given by LiveConnectors when the cache is shared).
+        self.shared_rate: SharedRateLimit | None = None
         limit = endpoint.rate_limit
         self._limiter = RateLimiter(*limit) if limit is not None else None
 
@@ -201,10 +207,10 @@ class AgencyClient:
                 self._refuse()
             if wait:
                 await asyncio.sleep(wait)
-        if self.shared_limit is not None and self.endpoint.rate_limit is not None:
+        if self.shared_rate is not None and self.endpoint.rate_limit is not None:
             # Every instance's calls to this agency, counted together (cache/limits.py).
             waited = 0.0
-            while (pause := await self.shared_limit(self.agency, self.endpoint.rate_limit[0])) > 0:
+            while (pause := await self.shared_rate.allow(self.agency, self.endpoint.rate_limit[0])) > 0:
                 waited += pause
                 if waited > self.endpoint.timeout_seconds:
                     self._refuse()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +14,6 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 from tortoise.contrib.starlette import RegisterTortoise
 
-from auth import consent
 from auth.login import CitizenAuthenticator
 from auth.oauth.endpoints import OAuthEndpoints
 from auth.oauth.server import Lifetimes
@@ -23,10 +22,9 @@ from auth.throttle import LoginLimits, LoginThrottle
 from auth.web import pages
 from auth.web import session as web_session
 from cache.backend import MemoryBackend
-from cache.limits import SharedRate
-from cache.purges import PurgeFollower
 from cache.redis_backend import RedisBackend
 from cache.sections import SectionCache
+from cache.source import SectionSource
 from connectors import lifecycle
 from connectors.domain import AGENCY_IDS
 from connectors.live import LiveConnectors
@@ -185,39 +183,20 @@ def create_app(settings: Settings) -> Starlette:
     keyring = settings.keyring()  # once: a purpose without a key may get one of this process only
     policy = connector_policy(settings, keyring)
     cache = build_cache(settings, keyring)
-
-    # The cache's invalidations look the cache up when they run (the one the requests use).
-    def current_cache() -> SectionCache | None:
-        return graphql.services.cache
-
-    async def forget_section(section: str) -> None:
-        if (now := current_cache()) is not None:
-            await now.forget_section(section)
-
-    async def forget_withdrawn(citizen: str, scopes: frozenset[str]) -> None:
-        if (now := current_cache()) is not None:
-            await now.forget_citizen(citizen, scopes & set(AGENCY_IDS))
-
-    def shared_limit() -> Callable[[str, float], Awaitable[float]] | None:
-        now = current_cache()
-        return SharedRate(now.backend).allow if now is not None and now.backend.name != "memory" else None
-
-    purges = PurgeFollower(current_cache)
     connectors = LiveConnectors(
         builtin_overrides(settings),
         policy=policy,
         poll_seconds=settings.connector_poll_seconds,
-        on_change=forget_section,
-        also_poll=purges.apply,
-        shared_limit=shared_limit,
+        shared_rate=cache.shared_rate() if cache is not None else None,
     )
+    sections = SectionSource(connectors, cache)  # the one read path; hears every connector change
     rights = Rights(settings, keyring, connectors)  # receipts, exports, security events
     services = Services(
         connectors=connectors,
+        sections=sections,
         default_page_size=settings.default_page_size,
         max_page_size=settings.max_page_size,
         connector_policy=policy,
-        cache=cache,
         card=virtual_card.credentials(settings, keyring),
         receipts=rights.receipts,
         exports=rights.export_policy,
@@ -233,9 +212,7 @@ def create_app(settings: Settings) -> Starlette:
         async with RegisterTortoise(app, config=database.config(settings.database_url)):
             await database.ensure_schema(sandbox=settings.is_sandbox)
             await seed(settings, policy)
-            await connectors.start()
-            await purges.apply()  # from now on, purges requested elsewhere reach this process
-            consent.REVOKE_LISTENERS.append(forget_withdrawn)
+            await sections.start()  # the connectors in force, and the purges requested elsewhere from now on
             await housekeeper.start()
             await rights.start()
             try:
@@ -243,10 +220,7 @@ def create_app(settings: Settings) -> Starlette:
             finally:
                 await rights.close()
                 await housekeeper.close()
-                consent.REVOKE_LISTENERS.remove(forget_withdrawn)
-                await connectors.close()
-                if (last := current_cache()) is not None:
-                    await last.close()
+                await sections.close()
 
     citizens = citizen_login(settings, keyring)
     app = Starlette(
@@ -264,6 +238,7 @@ def create_app(settings: Settings) -> Starlette:
                 login_throttle(settings, cache, keyring),
                 upstream=citizens.upstream,
                 card_claim=settings.oidc_card_claim,
+                on_withdrawn=sections.consent_withdrawn,
             ),
             *OAuthEndpoints(
                 settings.issuer_url,

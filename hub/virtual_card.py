@@ -27,6 +27,6 @@ def routes(card: CardCredentials | None, services: Callable[[], Services]) -> li
 
     def loaders() -> SectionLoaders:
         now = services()
-        return SectionLoaders(now.connectors, now.cache)
+        return SectionLoaders(now.sections)
 
     return [*card_page.routes(card.for_pages(loaders)), published.route(card.issuer)]

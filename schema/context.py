@@ -17,7 +17,7 @@ from auth.principal import Principal
 from auth.receipts import ReceiptIssuer
 from auth.registry import Citizen as CitizenRecord
 from auth.registry import find_citizen
-from cache.sections import SectionCache
+from cache.source import SectionSource
 from connectors.base import Connector
 from connectors.policy import ConnectorPolicy
 from schema.card_credential import CardCredentials
@@ -31,10 +31,11 @@ class Services:
     """Long-lived parts the hub assembles once and hands to every request."""
 
     connectors: Mapping[str, Connector]
+    # The one read path to the agencies: connector lookup, the cache and its invalidations (cache/source.py).
+    sections: SectionSource
     default_page_size: int = 20
     max_page_size: int = 100
     connector_policy: ConnectorPolicy = field(default_factory=ConnectorPolicy)  # the operator's rules for agencies
-    cache: SectionCache | None = None  # None: every read goes to the agency
     card: CardCredentials | None = None  # the virtual card's issuer (None: Mutation.issueCardCredential is off)
     receipts: ReceiptIssuer | None = None  # signs consent receipts (None: Consent.receipts is empty)
     exports: ExportPolicy | None = None  # data exports' limits (None: requestDataExport is off)
@@ -72,7 +73,7 @@ class HubContext:
         return self._consents[key]
 
     def __post_init__(self) -> None:
-        self.sections = SectionLoaders(self.services.connectors, self.services.cache)
+        self.sections = SectionLoaders(self.services.sections)
         principal = self.principal
         if principal is not None and principal.citizen is not None:
             # A citizen's token reads that citizen: start the two lookups every such query needs while

@@ -56,6 +56,7 @@ class ConsentMutation:
                 raise ConsentNotFound("no such consent", consentId=str(consent_id)) from None
             argument = "scopes" if found.status is ConsentStatus.ACTIVE else "consentId"
             raise BadUserInput(str(exc), argument=argument) from None
+        await info.context.services.sections.consent_withdrawn(citizen, record.revoked_scopes)
         return Consent.from_record(record)
 
 

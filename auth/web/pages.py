@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -165,12 +165,14 @@ def routes(
     *,
     upstream: RelyingParty | None = None,
     card_claim: str = "",
+    on_withdrawn: Callable[[str, frozenset[str]], Awaitable[None]] | None = None,
 ) -> list[Route]:
     """The citizen pages. ``authenticator`` None: citizen login is off (the login page says so, 503).
 
     ``throttle``: the login attempt limits (the hub's, shared across instances); None: the defaults,
     counted in this process. ``upstream``: citizens log in at the city's identity provider instead
-    (``auth/web/upstream.py``); ``card_claim`` as there.
+    (``auth/web/upstream.py``); ``card_claim`` as there. ``on_withdrawn``: called with the citizen and
+    the consent's withdrawn scopes after a withdrawal (the hub drops the cached copies: auth knows no cache).
     """
     guard = throttle or LoginThrottle(LoginLimits())
 
@@ -248,6 +250,8 @@ def routes(
             if current.status is not ConsentStatus.ACTIVE:
                 raise WebError(409, "error_consent_not_active", state=current.status.value) from None
             raise WebError(409, "error_scope_not_granted", scope=scope) from None
+        if on_withdrawn is not None:
+            await on_withdrawn(citizen, revoked.revoked_scopes)
         client = await Client.get_or_none(client_id=revoked.client_id)
         name = client.name if client else revoked.client_id
         whole = not scope or revoked.status is ConsentStatus.REVOKED

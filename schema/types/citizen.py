@@ -18,6 +18,7 @@ from connectors import domain
 from connectors.errors import AgencyError
 from schema.context import Info
 from schema.errors import AgencyFailure, BadUserInput, Forbidden
+from schema.loaders import requested_fields
 from schema.permissions import IsTheCitizen, RequireScope
 from schema.rights import export_of
 from schema.types.consent import AccessLogEntry, Consent
@@ -64,7 +65,8 @@ async def load_section(info: Info, agency: str, card_number: str, kind: type[S])
         info.context.decisions.append(Decision(card_number, agency, Outcome.DENIED, Forbidden.code))
         raise Forbidden("a citizen's token reads only that citizen")
     try:
-        section = await info.context.sections.load(agency, card_number)
+        # Only the resources the selected fields are built from are fetched (schema/loaders.py).
+        section = await info.context.sections.load(agency, card_number, requested_fields(info))
     except AgencyError as exc:
         raise AgencyFailure(exc) from exc
     if section is not None and not isinstance(section, kind):

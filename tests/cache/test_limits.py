@@ -36,7 +36,7 @@ async def test_a_call_the_shared_budget_cannot_fit_in_its_timeout_is_refused_uns
     spent = SharedRate(MemoryBackend())
     monkeypatch.setattr(time, "time", lambda: 1_800_000_000.0)
     await spent.allow("health", 1)  # another instance used this second's call
-    client.shared_limit = spent.allow
+    client.shared_rate = spent  # what LiveConnectors gives each client when the cache is shared
     sent = client.stats.calls
     with pytest.raises(AgencyRateLimited):
         await client.get("/openapi.json")

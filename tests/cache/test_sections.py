@@ -116,6 +116,7 @@ async def test_invalidation_by_citizen_section_and_purge(
 ) -> None:
     cache = SectionCache(backend)
     connector = await make_connector("library")
+    transit = await make_connector("transit")
 
     async def reaches_agency() -> bool:
         reset_agency_stats(sandbox, "library")
@@ -124,9 +125,11 @@ async def test_invalidation_by_citizen_section_and_purge(
 
     assert await reaches_agency()
     assert not await reaches_agency()
-    await cache.forget_citizen(ALICE, {"transit"})  # another section: library stays
+    await cache.forget_citizen(ALICE, [transit])  # another section: library stays
     assert not await reaches_agency()
-    await cache.forget_citizen(ALICE, {"library"})
+    await cache.forget_citizen(BOB, [connector])  # another citizen: Alice's stays
+    assert not await reaches_agency()
+    await cache.forget_citizen(ALICE, [connector])
     assert await reaches_agency()
     await cache.forget_section("library")
     assert await reaches_agency()
@@ -155,7 +158,7 @@ async def test_redis_holds_nothing_readable(redis_url: str, make_connector: Conn
     assert all(v.startswith("sealed.v1.c1.") for v in stored.values())
 
     # A value copied under another citizen's key does not open there: a miss, never their data.
-    other = await cache._key("transit", BOB)
+    other = (await cache._keys("transit", ["card"], BOB))["card"]
     assert other is not None
     await client.set("cardhub:" + other, next(iter(stored.values())))
     await client.aclose()

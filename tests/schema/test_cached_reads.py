@@ -9,13 +9,14 @@ import dataclasses
 import os
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
 
 import pytest
 
 from cache.backend import MemoryBackend
 from cache.sections import SectionCache, Stored
+from cache.source import SectionSource
 from connectors import versions
 from connectors.live import LiveConnectors
 from connectors.manifest_parsing import from_data
@@ -32,12 +33,12 @@ REVOKE = "mutation($id: ID!) { revokeConsent(consentId: $id) { status } }"
 @pytest.fixture
 async def cached(hub: RunningHub) -> AsyncIterator[SectionCache]:
     """The running hub with an in-process section cache (the session's hub runs without one)."""
-    graphql = hub.app.state.graphql
-    before = graphql.services
+    source: SectionSource = hub.app.state.graphql.services.sections
+    before = source.cache
     cache = SectionCache(MemoryBackend(), stale_seconds=3600)
-    graphql.services = dataclasses.replace(before, cache=cache)
+    source.cache = cache  # what its invalidations reach, too
     yield cache
-    graphql.services = before
+    source.cache = before
 
 
 def transit_calls(hub: RunningHub) -> int:
@@ -96,13 +97,14 @@ async def test_a_failing_agency_is_covered_by_a_stale_copy(
     assert isinstance(backend, MemoryBackend)
     for key, (stored, expires_at) in list(backend._entries.items()):
         assert isinstance(stored, Stored)
-        backend._entries[key] = (dataclasses.replace(stored, stored_at=time.time() - 61), expires_at)
+        backend._entries[key] = (dataclasses.replace(stored, stored_at=stored.stored_at - 61), expires_at)
     clear_faults("transit", error_status=503)
     stale = await read(hub, token)
     assert "errors" not in stale
     transit = stale["data"]["me"]["transit"]  # type: ignore[index]
     assert transit["meta"]["stale"] is True
-    assert transit["meta"]["fetchedAt"] == fresh["data"]["me"]["transit"]["meta"]["fetchedAt"]  # type: ignore[index]
+    fetched_then = datetime.fromisoformat(fresh["data"]["me"]["transit"]["meta"]["fetchedAt"])  # type: ignore[index]
+    assert datetime.fromisoformat(transit["meta"]["fetchedAt"]) == fetched_then - timedelta(seconds=61)  # how old
     assert fresh["data"]["me"]["transit"]["meta"]["stale"] is False  # type: ignore[index]
 
 
@@ -142,5 +144,5 @@ async def live_poll(hub: RunningHub) -> None:
     """What every hub does each connector_poll_seconds (the session's hub polls too; this is at once)."""
     live: LiveConnectors = hub.app.state.connectors
     await live.refresh()
-    assert live._also_poll is not None
-    await live._also_poll()
+    assert live.listener is not None
+    await live.listener.polled()

@@ -60,8 +60,8 @@ async def test_one_agency_fetch_serves_many_fields_and_aliases(hub: RunningHub) 
     token = await hub.token(CARD)
     await hub.graphql("{ me { transit { balance } } }", token)  # warm up the token cache
 
-    reset_agency_stats(hub.sandbox, "transit")
-    await hub.graphql("{ me { transit { balance } } }", token)
+    reset_agency_stats(hub.sandbox, "transit")  # the same fields, asked once: the card and the trips
+    await hub.graphql("{ me { transit { balance concession cardNumber trips(first: 2) { totalCount } } } }", token)
     single = agency_stats(hub.sandbox, "transit")["count"]
 
     reset_agency_stats(hub.sandbox, "transit")
