@@ -124,6 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", required=True)
     up = sandbox_sub.add_parser("up", help="start all five agencies until Ctrl-C")
     _fault_options(up)
+    up.add_argument("--base-port", type=int, metavar="P", help="agencies on ports P to P+4 (default 8701-8705)")
     up.set_defaults(handler=_sandbox_up, needs_settings=False)
     personas = sandbox_sub.add_parser("personas", help="list the test citizens")
     personas.add_argument("--json", action="store_true", help="JSON with cardNumber, name, username, password")
@@ -160,6 +161,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="sandbox agencies + hub + a ready token")
     demo.add_argument("--port", type=int, default=8000, help="the hub's port (default 8000)")
     _fault_options(demo)
+    demo.add_argument("--base-port", type=int, metavar="P", help="agencies on ports P to P+4 (default 8701-8705)")
     demo.set_defaults(handler=_demo, default_mode="sandbox")
     return parser
 
@@ -202,7 +204,7 @@ def _sandbox_up(args: argparse.Namespace, settings: Settings) -> int:
     from sandbox import runner
 
     try:
-        sandbox = runner.start(latency=_latencies(args.latency), down=args.down)
+        sandbox = runner.start(latency=_latencies(args.latency), down=args.down, base_port=args.base_port)
     except runner.SandboxStartError as exc:
         raise UsageError(str(exc)) from None
     with sandbox:
@@ -271,7 +273,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.is_sandbox:
         raise UsageError("cardhub demo runs in sandbox mode only; CARDHUB_MODE (or the config file) says production")
     try:
-        demo.run(settings, port=args.port, latency=_latencies(args.latency), down=args.down)
+        demo.run(settings, args.port, _latencies(args.latency), args.down, base_port=args.base_port)
     except runner.SandboxStartError as exc:
         raise UsageError(f"{exc}. Is another demo or sandbox running?") from None
     return 0

@@ -27,11 +27,13 @@ DEMO_AGENCY_CLIENT = "demo-agency-client"
 DEMO_AGENCY_PURPOSE = "Demo agency: reads the profiles of citizens who consented, to show citizen(cardNumber)"
 
 
-def run(settings: Settings, port: int, latency: Mapping[str, int], down: Iterable[str]) -> None:
+def run(
+    settings: Settings, port: int, latency: Mapping[str, int], down: Iterable[str], base_port: int | None = None
+) -> None:
     configure_logging(settings.log_level)
     # SIGTERM before the hub is up must still stop the agencies: make it unwind like Ctrl-C.
     signal.signal(signal.SIGTERM, _interrupt)
-    sandbox = runner.start(latency=latency, down=down)
+    sandbox = runner.start(latency=latency, down=down, base_port=base_port)
     try:
         settings = replace(settings, port=port).with_agencies({a: {"url": u} for a, u in sandbox.urls.items()})
         asyncio.run(_serve(settings))

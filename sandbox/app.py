@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -127,7 +128,9 @@ async def _openapi(request: web.Request) -> web.Response:
 
 
 async def _get_fault(request: web.Request) -> web.Response:
-    return web.json_response(request.app[FAULT_KEY].current.to_json())
+    # The runner's token for this run (sandbox/runner.py): it tells our agency from another run's on the port.
+    run = {"X-Sandbox-Run": os.environ.get("SANDBOX_RUN_TOKEN", "")}
+    return web.json_response(request.app[FAULT_KEY].current.to_json(), headers=run)
 
 
 async def _put_fault(request: web.Request) -> web.Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -21,6 +22,10 @@ from sandbox.agencies import AGENCY_IDS
 DEFAULT_PORTS: dict[str, int] = {agency: 8701 + i for i, agency in enumerate(AGENCY_IDS)}
 HOST = "127.0.0.1"
 PARENT_PID_ENV = "SANDBOX_PARENT_PID"
+# Each start gets a token its agencies echo on /_sandbox/fault: an agency of another run (a demo left
+# running on the same port) is recognised at once, not talked to.
+RUN_TOKEN_ENV = "SANDBOX_RUN_TOKEN"
+RUN_TOKEN_HEADER = "X-Sandbox-Run"
 
 
 class SandboxStartError(RuntimeError):
@@ -79,6 +84,7 @@ class Sandbox:
     """A running set of agency processes."""
 
     ports: dict[str, int]
+    run_token: str = ""
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def url(self, agency: str) -> str:
@@ -117,12 +123,14 @@ def start(
     latency: Mapping[str, int] | None = None,
     down: Iterable[str] = (),
     ephemeral: bool = False,
+    base_port: int | None = None,
     ready_timeout: float = 20.0,
     quiet: bool = True,
 ) -> Sandbox:
     """Start agencies as subprocesses and wait until each answers its control route.
 
-    ``ephemeral`` picks free ports (for tests); otherwise the default ports 8701-8705.
+    ``base_port`` P puts the agencies on P to P+4; ``ephemeral`` picks free ports (for tests);
+    otherwise the default ports 8701-8705. An agency of another run answering on a port fails the start.
     ``down`` agencies start answering every call with 503 in their own error format.
     """
     chosen = list(agencies)
@@ -130,10 +138,10 @@ def start(
     for agency in [*chosen, *down_set, *(latency or {})]:
         if agency not in AGENCY_IDS:
             raise SandboxStartError(f"unknown agency {agency!r}; known: {', '.join(AGENCY_IDS)}")
-    port_map = {a: (ports or {}).get(a) or (free_port() if ephemeral else DEFAULT_PORTS[a]) for a in chosen}
-    sandbox = Sandbox(ports=port_map)
+    port_map = {a: (ports or {}).get(a) or _port(a, base_port, ephemeral) for a in chosen}
+    sandbox = Sandbox(ports=port_map, run_token=secrets.token_urlsafe(16))
     out = subprocess.DEVNULL if quiet else None
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", PARENT_PID_ENV: str(os.getpid())}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", PARENT_PID_ENV: str(os.getpid()), RUN_TOKEN_ENV: sandbox.run_token}
     try:
         for agency in chosen:
             cmd = [sys.executable, "-m", "sandbox", "serve", "--agency", agency, "--port", str(port_map[agency])]
@@ -147,6 +155,12 @@ def start(
         sandbox.stop()
         raise
     return sandbox
+
+
+def _port(agency: str, base_port: int | None, ephemeral: bool) -> int:
+    if base_port is not None:
+        return base_port + AGENCY_IDS.index(agency)
+    return free_port() if ephemeral else DEFAULT_PORTS[agency]
 
 
 def _wait_ready(sandbox: Sandbox, timeout: float) -> None:
@@ -163,6 +177,10 @@ def _wait_ready(sandbox: Sandbox, timeout: float) -> None:
                 contextlib.suppress(urllib.error.URLError, OSError),
                 urllib.request.urlopen(sandbox.url(agency) + "/_sandbox/fault", timeout=1) as resp,
             ):
+                if resp.status == 200 and resp.headers.get(RUN_TOKEN_HEADER) != sandbox.run_token:
+                    raise SandboxStartError(
+                        f"port {sandbox.ports[agency]} is served by another process, not the {agency} just started"
+                    )
                 if resp.status == 200:
                     pending.discard(agency)
         if pending and time.monotonic() > deadline:

@@ -16,6 +16,7 @@ from sandbox import runner
 from tests.conftest import RunningHub
 from tests.hub.test_cli import CARDHUB, TOKEN, cardhub
 from tests.production import production_env
+from tests.sandbox.test_runner import free_block
 
 
 def port_open(port: int) -> bool:
@@ -104,8 +105,11 @@ async def test_production_mode_serves_no_graphiql_and_no_sandbox_personas(hub: R
 
 @pytest.mark.slow
 async def test_sandbox_up_serves_five_agencies_and_stops_them_all(hub: RunningHub) -> None:
+    base = free_block()  # never the default ports: a demo left running must not break the suite
+    ports = {agency: base + i for i, agency in enumerate(runner.AGENCY_IDS)}
     proc = await asyncio.create_subprocess_exec(
-        CARDHUB, "sandbox", "up", "--down", "library", "--latency", "transit=10", stdout=subprocess.PIPE
+        *[CARDHUB, "sandbox", "up", "--down", "library", "--latency", "transit=10", "--base-port", str(base)],
+        stdout=subprocess.PIPE,
     )
     assert proc.stdout is not None
     try:
@@ -115,14 +119,14 @@ async def test_sandbox_up_serves_five_agencies_and_stops_them_all(hub: RunningHu
                 line = (await proc.stdout.readline()).decode()
                 assert line, f"sandbox up exited early:\n{out}"
                 out += line
-        for agency, port in runner.DEFAULT_PORTS.items():
+        for agency, port in ports.items():
             assert f"http://127.0.0.1:{port}" in out, agency
             async with hub.http.get(f"http://127.0.0.1:{port}/openapi.json") as resp:
                 assert resp.status == (503 if agency == "library" else 200), agency
-        async with hub.http.get(f"http://127.0.0.1:{runner.DEFAULT_PORTS['transit']}/_sandbox/fault") as resp:
+        async with hub.http.get(f"http://127.0.0.1:{ports['transit']}/_sandbox/fault") as resp:
             assert (await resp.json())["latency_ms"] == 10
     finally:
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 20) == 0
     await asyncio.sleep(0.5)
-    assert not any(port_open(p) for p in runner.DEFAULT_PORTS.values())
+    assert not any(port_open(p) for p in ports.values())
