@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 
 from sandbox import runner
+from sandbox.agencies import AGENCY_IDS
 from tests.conftest import RunningHub
 from tests.hub.test_cli import CARDHUB, TOKEN, cardhub
 from tests.production import production_env
@@ -106,7 +107,7 @@ async def test_production_mode_serves_no_graphiql_and_no_sandbox_personas(hub: R
 @pytest.mark.slow
 async def test_sandbox_up_serves_five_agencies_and_stops_them_all(hub: RunningHub) -> None:
     base = free_block()  # never the default ports: a demo left running must not break the suite
-    ports = {agency: base + i for i, agency in enumerate(runner.AGENCY_IDS)}
+    ports = {agency: base + i for i, agency in enumerate(AGENCY_IDS)}
     proc = await asyncio.create_subprocess_exec(
         *[CARDHUB, "sandbox", "up", "--down", "library", "--latency", "transit=10", "--base-port", str(base)],
         stdout=subprocess.PIPE,

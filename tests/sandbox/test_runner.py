@@ -6,6 +6,7 @@ import subprocess
 import pytest
 
 from sandbox import runner
+from sandbox.agencies import AGENCY_IDS
 
 
 def test_unknown_agency_is_refused_before_anything_starts() -> None:
@@ -46,7 +47,7 @@ def _free(port: int) -> bool:
 def test_base_port_places_the_agencies_in_order() -> None:
     base = free_block()
     with runner.start(base_port=base) as sandbox:
-        assert sandbox.ports == {agency: base + i for i, agency in enumerate(runner.AGENCY_IDS)}
+        assert sandbox.ports == {agency: base + i for i, agency in enumerate(AGENCY_IDS)}
         assert all(not _free(port) for port in sandbox.ports.values())
 
 
