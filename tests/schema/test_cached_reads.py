@@ -146,3 +146,33 @@ async def live_poll(hub: RunningHub) -> None:
     await live.refresh()
     assert live.listener is not None
     await live.listener.polled()
+
+
+def transit_paths(hub: RunningHub) -> list[str]:
+    return [i["path"] for i in agency_stats(hub.sandbox, "transit")["intervals"] if "/token" not in i["path"]]
+
+
+async def test_a_balance_alone_is_one_agency_call(hub: RunningHub) -> None:
+    """The session's hub has no cache: the selection alone decides which resources are called."""
+    token = await hub.token(CITIZEN)
+    reset_agency_stats(hub.sandbox, "transit")
+    _, body = await hub.graphql("{ me { transit { balance } } }", token)
+    assert body["data"]["me"]["transit"]["balance"] is not None
+    assert len(transit_paths(hub)) == 1  # the card: no trip pages
+
+
+async def test_partial_selections_compose_through_the_cache(hub: RunningHub, cached: SectionCache) -> None:
+    token = await hub.token(CITIZEN)
+    reset_agency_stats(hub.sandbox, "transit")
+    _, body = await hub.graphql("{ me { transit { balance } } }", token)
+    assert body["data"]["me"]["transit"]["balance"] is not None
+    assert len(transit_paths(hub)) == 1
+    reset_agency_stats(hub.sandbox, "transit")
+    query = "{ me { transit { ...on TransitSection { trips(first: 1) { totalCount } } } } }"  # through a fragment
+    _, body = await hub.graphql(query, token)
+    assert body["data"]["me"]["transit"]["trips"]["totalCount"] > 0
+    called = transit_paths(hub)
+    assert called and all(p.endswith("/trips") for p in called), called  # the card came from the cache
+    reset_agency_stats(hub.sandbox, "transit")
+    _, body = await hub.graphql("{ me { transit { cardNumber balance concession trips { totalCount } } } }", token)
+    assert "errors" not in body and transit_paths(hub) == []
