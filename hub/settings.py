@@ -295,6 +295,9 @@ def _validated(values: dict[str, Any]) -> Settings:
         "access_token_ttl_seconds",
         "refresh_token_ttl_seconds",
         "prune_batch_size",
+        "export_per_day",
+        "export_link_seconds",
+        "event_max_attempts",
     ):
         if getattr(settings, name) < 1:
             raise SettingsError(f"setting {name}: must be at least 1")
@@ -317,9 +320,6 @@ def _validated(values: dict[str, Any]) -> Settings:
         raise SettingsError("setting connector_poll_seconds: must be 0 (off) or more")
     if not 10 <= settings.card_credential_ttl_seconds <= MAX_LIFETIME_SECONDS:
         raise SettingsError(f"setting card_credential_ttl_seconds: 10 to {MAX_LIFETIME_SECONDS}; terminals refuse more")
-        "export_per_day",
-        "export_link_seconds",
-        "event_max_attempts",
     _check_login_and_refresh(settings)
     _check_oidc(settings)
     if settings.log_level.upper() not in LOG_LEVELS:
