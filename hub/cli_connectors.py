@@ -24,6 +24,7 @@ from connectors.policy import ConnectorPolicy, NotYourSection
 from connectors.versions import ConnectorState, ConnectorVersion, VersionError
 from hub import database
 from hub.app import builtin_agencies, builtin_overrides, connector_policy
+from hub.progress import progress
 from hub.settings import Settings
 
 T = TypeVar("T")
@@ -131,7 +132,8 @@ def _validate(args: argparse.Namespace, settings: Settings) -> int:
             manifest = parse(text)
             print(f"{manifest.agency}: manifest is valid (not contract-tested: --offline)")
             return 0
-        manifest, section = _run(settings, online)
+        with progress("contract-testing the manifest against the agency"):
+            manifest, section = _run(settings, online)
     except ManifestError as exc:
         return _refused(exc)
     card = manifest.contract.test_card_number
@@ -142,7 +144,8 @@ def _validate(args: argparse.Namespace, settings: Settings) -> int:
 def _register(args: argparse.Namespace, settings: Settings) -> int:
     try:
         text = _read(args.file)
-        record, created = _run(settings, lambda: lifecycle.register(text, BY, _policy(settings)))
+        with progress("contract-testing and registering the manifest"):
+            record, created = _run(settings, lambda: lifecycle.register(text, BY, _policy(settings)))
     except (ManifestError, VersionError, NotYourSection) as exc:
         return _refused(exc)
     if args.json:

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 from tortoise.exceptions import DBConnectionError
 
 from hub import database, housekeeping
+from hub.progress import progress
 from hub.settings import Settings
 
 T = TypeVar("T")
@@ -66,7 +67,8 @@ def _upgrade(args: argparse.Namespace, settings: Settings) -> int:
         return before, applied, await database.status()
 
     try:
-        before, applied, after = _run(settings, work)
+        with progress("applying migrations"):
+            before, applied, after = _run(settings, work)
     except database.SchemaError as exc:
         return _refused(exc)
     except (DBConnectionError, OSError) as exc:
@@ -118,7 +120,8 @@ def _prune(args: argparse.Namespace, settings: Settings) -> int:
         return await housekeeping.prune(settings.prune_after_seconds, settings.prune_batch_size)
 
     try:
-        counts = _run(settings, work)
+        with progress("deleting expired tokens and codes"):
+            counts = _run(settings, work)
     except database.SchemaError as exc:
         return _refused(exc)
     except (DBConnectionError, OSError) as exc:

@@ -16,6 +16,7 @@ from typing import Any
 from connectors import versions
 from connectors.policy import sealer_for
 from hub import database
+from hub.progress import progress
 from hub.settings import Settings
 from keys.keyring import PURPOSES, SECRETS, KeySettingError, generate
 from keys.sealing import SealError
@@ -74,7 +75,8 @@ def _rotate(args: argparse.Namespace, settings: Settings) -> int:
             return await versions.reseal(sealer)
 
     try:
-        resealed, total = asyncio.run(run())
+        with progress("re-sealing stored connector secrets"):
+            resealed, total = asyncio.run(run())
     except SealError as exc:
         print(
             f"cardhub: a stored secret does not open with the listed keys ({exc}); nothing was changed", file=sys.stderr

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from keys.keyring import SECRETS, KeySet, generate
 from sandbox import credentials
-from tests.hub.test_cli import cardhub
+from tests.hub.test_cli import CARDHUB, cardhub
 
 SECRETS_IN_MANIFESTS = (
     credentials.TRANSIT_CLIENT_SECRET,
@@ -95,3 +95,34 @@ def test_a_secret_stored_in_the_clear_by_an_older_release_is_sealed_by_rotate(tm
     assert "re-sealed 1 of 5" in rotated.stdout
     assert not any(credentials.LIBRARY_API_KEY in row for row in stored(db))
     assert key_ids(db) == {"now"}
+
+
+def test_long_work_shows_progress_on_a_terminal_and_nothing_when_piped(tmp_path: Path) -> None:
+    import os
+    import pty
+    import subprocess
+
+    env = {**os.environ, "CARDHUB_DATABASE_URL": f"sqlite://{tmp_path}/p.sqlite3", "CARDHUB_SECRETS_KEY": generate("a")}
+    assert cardhub("connectors", "list", env=env).returncode == 0
+    piped = cardhub("secrets", "rotate", env=env)
+    assert piped.stderr == "" and "re-sealing" not in piped.stdout
+
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run(
+            [CARDHUB, "secrets", "rotate"], env=env, stdout=subprocess.PIPE, stderr=follower, timeout=60, check=False
+        )
+        os.close(follower)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(leader)
+    assert done.returncode == 0
+    assert b"re-sealing stored connector secrets" in seen
