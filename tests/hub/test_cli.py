@@ -11,6 +11,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from sandbox import runner
 from sandbox.personas import PERSONAS
 from tests.conftest import RunningHub
 from tests.production import production_env
+from tests.sandbox.test_runner import free_block
 
 CARDHUB = str(Path(sys.executable).parent / "cardhub")
 PRODUCTION = production_env()
@@ -26,7 +28,7 @@ TOKEN = re.compile(r"^chb_[A-Za-z0-9_-]{40,}$")
 
 
 def cardhub(
-    *args: str, env: dict[str, str | None] | None = None, timeout: float = 60
+    *args: str, env: Mapping[str, str | None] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
     """Run the console script; a variable given as None is removed from the environment."""
     merged = {**os.environ, **(env or {})}
@@ -132,9 +134,20 @@ def _port_open(port: int) -> bool:
 
 @pytest.mark.slow
 async def test_demo_serves_a_ready_token_and_stops_everything_on_sigterm(hub: RunningHub, tmp_path: Path) -> None:
-    port = runner.free_port()
+    port, base = runner.free_port(), free_block()  # free ports: a demo left running never breaks the suite
     proc = await asyncio.create_subprocess_exec(
-        *[CARDHUB, "demo", "--port", str(port), "--down", "library", "--latency", "transit=50"],
+        *[
+            CARDHUB,
+            "demo",
+            "--port",
+            str(port),
+            "--base-port",
+            str(base),
+            "--down",
+            "library",
+            "--latency",
+            "transit=50",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "CARDHUB_DATABASE_URL": f"sqlite://{tmp_path}/demo.sqlite3"},
@@ -156,7 +169,7 @@ async def test_demo_serves_a_ready_token_and_stops_everything_on_sigterm(hub: Ru
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 20) == 0
     assert not _port_open(port)
-    assert not any(_port_open(p) for p in runner.DEFAULT_PORTS.values())
+    assert not any(_port_open(base + i) for i in range(5))
 
 
 async def test_audit_verify_reports_intact_and_names_a_tampered_entry(hub: RunningHub, tmp_path: Path) -> None:
@@ -176,4 +189,4 @@ async def test_audit_verify_reports_intact_and_names_a_tampered_entry(hub: Runni
         db.execute("UPDATE audit_log SET outcome = 'DENIED' WHERE id = ?", (victim,))
     result = await asyncio.to_thread(cardhub, "audit", "verify", env={"CARDHUB_DATABASE_URL": f"sqlite://{copy}"})
     assert result.returncode == 1
-    assert f"audit chain broken at entry {victim}" in result.stdout
+    assert f"audit log broken: record {victim}: its contents do not match" in result.stdout
