@@ -14,11 +14,14 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 from tortoise.contrib.starlette import RegisterTortoise
 
+from auth.audit.checkpoints import CheckpointSigner, check_key
+from auth.audit.sequencer import Sequencer
 from auth.login import CitizenAuthenticator
 from auth.oauth.endpoints import OAuthEndpoints
 from auth.oauth.server import Lifetimes
 from auth.oidc.relying_party import ProviderConfig, RelyingParty
 from auth.throttle import LoginLimits, LoginThrottle
+from auth.web import checkpoints as audit_pages
 from auth.web import pages
 from auth.web import session as web_session
 from cache.backend import MemoryBackend
@@ -40,7 +43,7 @@ from hub.outage import STORE_ERRORS, store_error_handler
 from hub.readiness import healthz, readyz, readyz_details
 from hub.rights import Rights
 from hub.settings import Settings
-from keys.keyring import CACHE, SECRETS, SESSION, Keyring
+from keys.keyring import CACHE, CHECKPOINT, SECRETS, SESSION, Keyring
 from schema.context import Services
 from schema.schema import build_schema
 
@@ -182,6 +185,8 @@ def create_app(settings: Settings) -> Starlette:
         log.warning(SANDBOX_BANNER)
     keyring = settings.keyring()  # once: a purpose without a key may get one of this process only
     policy = connector_policy(settings, keyring)
+    audit_signer = CheckpointSigner.from_keys(keyring[CHECKPOINT], settings.issuer_url)
+    audit_sequencer = Sequencer(audit_signer)
     cache = build_cache(settings, keyring)
     connectors = LiveConnectors(
         builtin_overrides(settings),
@@ -212,6 +217,9 @@ def create_app(settings: Settings) -> Starlette:
         async with RegisterTortoise(app, config=database.config(settings.database_url)):
             await database.ensure_schema(sandbox=settings.is_sandbox)
             await seed(settings, policy)
+            if not settings.is_sandbox:
+                await check_key(audit_signer, CHECKPOINT.env)
+            audit_sequencer.start()
             await sections.start()  # the connectors in force, and the purges requested elsewhere from now on
             await housekeeper.start()
             await rights.start()
@@ -220,6 +228,7 @@ def create_app(settings: Settings) -> Starlette:
             finally:
                 await rights.close()
                 await housekeeper.close()
+                await audit_sequencer.stop()
                 await sections.close()
 
     citizens = citizen_login(settings, keyring)
@@ -231,6 +240,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/readyz", readyz),
             Route("/readyz/details", readyz_details),
             Route("/metrics", MetricsEndpoint()),
+            *audit_pages.routes(audit_signer, settings.operator_token),
             *virtual_card.routes(services.card, lambda: graphql.services),
             *rights.routes(),
             *pages.routes(
@@ -261,6 +271,7 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=observed(lifespan),
     )
     app.state.connectors = connectors
+    app.state.audit_sequencer = audit_sequencer
     app.state.graphql = graphql
     app.state.housekeeper = housekeeper
     app.state.rights = rights

@@ -17,6 +17,7 @@ from connectors.domain import AGENCY_IDS
 from connectors.manifest import ManifestError
 from connectors.registry import ConnectorConfigError
 from hub import (
+    cli_audit,
     cli_cache,
     cli_card,
     cli_citizens,
@@ -143,11 +144,7 @@ def _parser() -> argparse.ArgumentParser:
     scopes_parser = sub.add_parser("scopes", help="print the scope catalogue as the docs' Markdown table")
     scopes_parser.set_defaults(handler=_scopes, needs_settings=False)
 
-    audit_parser = sub.add_parser("audit", help="the tamper-evident access log")
-    audit_sub = audit_parser.add_subparsers(dest="audit_command", required=True)
-    verify = audit_sub.add_parser("verify", help="check the hash chain; name the first broken entry")
-    verify.set_defaults(handler=_audit_verify)
-
+    cli_audit.add_parser(sub)
     cli_clients.add_parser(sub)
     cli_connectors.add_parser(sub)
     cli_cache.add_parser(sub)
@@ -155,8 +152,8 @@ def _parser() -> argparse.ArgumentParser:
     cli_documents.add_parser(sub)
     cli_keys.add_parser(sub)
     cli_schema.add_parser(sub)
-    cli_citizens.add_parser(sub)
     cli_card.add_parser(sub)
+    cli_citizens.add_parser(sub)
 
     demo = sub.add_parser("demo", help="sandbox agencies + hub + a ready token")
     demo.add_argument("--port", type=int, default=8000, help="the hub's port (default 8000)")
@@ -281,18 +278,3 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from auth import audit
-
-    async def run() -> tuple[int, audit.Broken | None]:
-        async with database.connected(settings.database_url):
-            return await audit.verify()
-
-    checked, broken = asyncio.run(run())
-    if broken is None:
-        print(f"audit chain intact: {checked} entries")
-        return 0
-    print(f"audit chain broken at entry {broken.entry_id}: {broken.why} ({checked} entries before it hold)")
-    return 1
-
-

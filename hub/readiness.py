@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from tortoise import connections
 
+from auth.audit.sequencer import Sequencer
 from connectors.base import Connector
 from connectors.health import call_health
 from connectors.live import LiveConnectors
@@ -30,7 +31,7 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
-    body, code = await _readiness(request.app.state.connectors)
+    body, code = await _readiness(request.app.state.connectors, getattr(request.app.state, "audit_sequencer", None))
     return JSONResponse({"status": body["status"]}, status_code=code)
 
 
@@ -41,7 +42,7 @@ async def readyz_details(request: Request) -> JSONResponse:
             status_code=401,
             headers={"WWW-Authenticate": 'Bearer realm="cardhub-operator"'},
         )
-    body, code = await _readiness(request.app.state.connectors)
+    body, code = await _readiness(request.app.state.connectors, getattr(request.app.state, "audit_sequencer", None))
     return JSONResponse(body, status_code=code)
 
 
@@ -56,21 +57,25 @@ def is_operator(request: Request) -> bool:
     return hmac.compare_digest(presented.strip().encode(), expected.encode())
 
 
-async def _readiness(live: LiveConnectors) -> tuple[dict[str, Any], int]:
+async def _readiness(live: LiveConnectors, audit: Sequencer | None = None) -> tuple[dict[str, Any], int]:
     database = await _database()
+    # The access log's sequencer, as it last looked (no query here): behind, it makes the hub degraded:
+    # reads are still recorded before they answer, but wait longer to be in a signed checkpoint.
+    audit_log = audit.status.as_json() if audit is not None else None
     agencies = {
         agency: {"section": c.section, "version": live.version_of(agency)} | _agency(c)
         for agency, c in live.by_agency().items()
     }
     if not database["ok"]:
         status, code = "unavailable", 503
-    elif all(a["ok"] for a in agencies.values()):
+    elif all(a["ok"] for a in agencies.values()) and (audit_log is None or audit_log["ok"]):
         status, code = "ready", 200
     else:
         # The hub still serves: sections of the agencies that are down come back null with an error.
         status, code = "degraded", 200
     # A disabled connector was turned off on purpose: listed, but not a reason to call the hub degraded.
-    return {"status": status, "database": database, "agencies": agencies, "disabled": live.disabled()}, code
+    body = {"status": status, "database": database, "agencies": agencies, "disabled": live.disabled()}
+    return body | ({"audit_log": audit_log} if audit_log is not None else {}), code
 
 
 async def _database() -> dict[str, Any]:

@@ -49,7 +49,7 @@ CACHE = Purpose(
     "cache", "cache_key", "the shared cache: card numbers in keys (HMAC) and sections in values (AES-256-GCM)"
 )
 # Signing keys (Ed25519, keys/signing.py): the same format, the key being the 32-byte seed.
-CHECKPOINT = Purpose("checkpoint", "checkpoint_key", "signed checkpoints of the access log (Ed25519)", required=False)
+CHECKPOINT = Purpose("checkpoint", "checkpoint_key", "signed checkpoints of the access log (Ed25519)")
 CARD = Purpose("card", "card_key", "virtual card credentials shown to agency terminals (Ed25519)")
 RECEIPTS = Purpose("receipts", "receipts_key", "consent receipts given to citizens (Ed25519 JWS)")
 EVENTS = Purpose("events", "events_key", "security events pushed to apps and agencies (Ed25519 JWS)")

@@ -10,11 +10,13 @@ CACHE_KEY = generate("test-cache-1")
 CARD_KEY = generate("test-card-1")
 RECEIPTS_KEY = generate("test-receipts-1")
 EVENTS_KEY = generate("test-events-1")
+CHECKPOINT_KEY = generate("test-checkpoint-1")
 
 KEYS_ENV = {
     "CARDHUB_SECRETS_KEY": SECRETS_KEY,
     "CARDHUB_CACHE_KEY": CACHE_KEY,
     "CARDHUB_CARD_KEY": CARD_KEY,
+    "CARDHUB_CHECKPOINT_KEY": CHECKPOINT_KEY,
     "CARDHUB_RECEIPTS_KEY": RECEIPTS_KEY,
     "CARDHUB_EVENTS_KEY": EVENTS_KEY,
 }

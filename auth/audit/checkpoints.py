@@ -69,7 +69,7 @@ class VerifierKey:
     @classmethod
     def parse(cls, vkey: str) -> VerifierKey:
         try:
-            name, hash_hex, encoded = vkey.strip().split("+")
+            name, hash_hex, encoded = vkey.strip().split("+", 2)  # base64 may hold "+"; a name may not
             key = base64.b64decode(encoded, validate=True)
         except (ValueError, binascii.Error):
             raise CheckpointError("a verifier key is <name>+<hex key hash>+<base64 key>") from None

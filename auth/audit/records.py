@@ -119,10 +119,7 @@ async def append(request_id: str, client_id: str, decisions: Iterable[Decision])
         )
         for (citizen, outcome, reason), sections in sorted(groups.items())
     ]
-    if len(rows) == 1:
-        await rows[0].save()
-    else:
-        async with in_transaction():
-            for row in rows:
-                await row.save()
+    async with in_transaction():
+        for row in rows:
+            await row.save()
     return len(rows)

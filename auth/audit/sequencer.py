@@ -30,7 +30,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from auth.audit import tree
-from auth.audit.checkpoints import AuditCheckpoint, CheckpointSigner
+from auth.audit.checkpoints import CheckpointSigner
 from auth.audit.records import AuditRecord
 
 log = logging.getLogger("cardhub.audit")
@@ -85,35 +85,54 @@ OnBatch = Callable[[Batch], Awaitable[None]]
 
 async def integrate(signer: CheckpointSigner, limit: int = BATCH_SIZE, on_batch: OnBatch | None = None) -> Batch | None:
     """One batch: the oldest unsequenced records, in id order, become the next leaves; returns None
-    when there were none. ``on_batch`` runs inside the transaction, before it commits (tests)."""
+    when there were none. ``on_batch`` runs inside the transaction, before it commits (tests).
+
+    Plain SQL throughout, as ``look``: this runs in the background of every hub, and builds no ORM
+    executor (tortoise caches each table's INSERT per connection name, whatever the database)."""
     async with _in_process, in_transaction() as connection:
         await _lock_batch(connection)
-        head = await AuditCheckpoint.all().using_db(connection).order_by("-tree_size").first()
-        size = head.tree_size if head else 0
-        pending = await AuditRecord.filter(seq=None).using_db(connection).order_by("id").limit(limit)
-        if not pending:
+        mark = _marks(connection)
+        _, heads = await connection.execute_query(
+            "SELECT tree_size, root FROM audit_checkpoint ORDER BY tree_size DESC LIMIT 1"
+        )
+        size = int(heads[0]["tree_size"]) if heads else 0
+        _, rows = await connection.execute_query(
+            f"SELECT {RECORD_COLUMNS} FROM audit_record WHERE seq IS NULL ORDER BY id LIMIT {int(limit)}"
+        )
+        if not rows:
             return None
+        pending = [AuditRecord(**dict(row)) for row in rows]
         edge = await tree.frontier(size, connection)
-        if head is not None and edge.root() != bytes(head.root):
+        if heads and edge.root() != bytes(heads[0]["root"]):
             raise TreeMismatch(f"the stored tree of size {size} does not match its signed checkpoint")
         new_nodes = edge.extend(r.leaf() for r in pending)
-        await _assign(connection, [[size + i, r.id] for i, r in enumerate(pending)])
-        await tree.AuditNode.bulk_create(
-            [tree.AuditNode(level=lv, index=ix, hash=h) for lv, ix, h in new_nodes], using_db=connection
+        await connection.execute_many(
+            f"UPDATE audit_record SET seq = {mark(1)} WHERE id = {mark(2)}",
+            [[size + i, r.id] for i, r in enumerate(pending)],
+        )
+        await connection.execute_many(
+            f'INSERT INTO audit_node (level, "index", hash) VALUES ({mark(1)}, {mark(2)}, {mark(3)})',
+            [[lv, ix, h] for lv, ix, h in new_nodes],
         )
         root = edge.root()
-        await AuditCheckpoint.create(
-            tree_size=edge.size,
-            root=root,
-            at_ms=int(time.time() * 1000),
-            key_id=signer.kid,
-            note=signer.sign(edge.size, root),
-            using_db=connection,
+        await connection.execute_query(
+            "INSERT INTO audit_checkpoint (tree_size, root, at_ms, key_id, note) "
+            f"VALUES ({mark(1)}, {mark(2)}, {mark(3)}, {mark(4)}, {mark(5)})",
+            [edge.size, root, int(time.time() * 1000), signer.kid, signer.sign(edge.size, root)],
         )
         batch = Batch(size, edge.size, len(pending))
         if on_batch is not None:
             await on_batch(batch)
         return batch
+
+
+RECORD_COLUMNS = "id, at_ms, request_id, client_id, citizen, sections, outcome, reason, nonce, seq"
+
+
+def _marks(connection: BaseDBAsyncClient) -> Callable[[int], str]:
+    if connection.capabilities.dialect == "postgres":
+        return lambda n: f"${n}"
+    return lambda n: "?"
 
 
 async def catch_up(signer: CheckpointSigner, limit: int = BATCH_SIZE) -> int:
@@ -131,19 +150,20 @@ async def _lock_batch(connection: BaseDBAsyncClient) -> None:
         await connection.execute_query("UPDATE audit_checkpoint SET id = id WHERE id < 0")
 
 
-async def _assign(connection: BaseDBAsyncClient, pairs: list[list[Any]]) -> None:
-    mark = "$1, $2" if connection.capabilities.dialect == "postgres" else "?, ?"
-    first, second = mark.split(", ")
-    await connection.execute_many(f"UPDATE audit_record SET seq = {first} WHERE id = {second}", pairs)
-
-
 async def look() -> tuple[int, int, float]:
-    """(tree size, records waiting (up to BATCH_SIZE), age in seconds of the oldest waiting)."""
-    head = await AuditCheckpoint.all().order_by("-tree_size").only("tree_size").first()
-    waiting = await AuditRecord.filter(seq=None).order_by("id").limit(BATCH_SIZE).values_list("at_ms", flat=True)
-    oldest = min((int(str(at)) for at in waiting), default=None)
+    """(tree size, records waiting (up to BATCH_SIZE), age in seconds of the oldest waiting).
+
+    Plain SQL: it runs every tick in every instance, and builds no ORM executor (tortoise caches each
+    table's INSERT per connection name, whatever the database: a process holding two, as tests do,
+    would otherwise get the other one's placeholders)."""
+    client = connections.get("default")
+    _, head = await client.execute_query("SELECT MAX(tree_size) AS size FROM audit_checkpoint")
+    _, waiting = await client.execute_query(
+        f"SELECT at_ms FROM audit_record WHERE seq IS NULL ORDER BY id LIMIT {BATCH_SIZE}"
+    )
+    oldest = min((int(row["at_ms"]) for row in waiting), default=None)
     lag = max(0.0, time.time() - oldest / 1000) if oldest is not None else 0.0
-    return (head.tree_size if head else 0), len(waiting), lag
+    return int(head[0]["size"] or 0) if head else 0, len(waiting), lag
 
 
 class Sequencer:
@@ -171,9 +191,10 @@ class Sequencer:
                 async with self._leadership() as lead:
                     while True:
                         leader = await lead()
-                        if leader:
-                            await catch_up(self.signer)
                         await self._observe(leader)
+                        if leader and self.status.pending:  # the ORM only when there is work (see look)
+                            await catch_up(self.signer)
+                            await self._observe(leader)
                         await asyncio.sleep(self.interval)
             except asyncio.CancelledError:
                 raise

@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jinja2
-from starlette.datastructures import URL, FormData
+from starlette.datastructures import URL, FormData, QueryParams
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from auth import audit, consent, registry
+from auth import consent, registry
 from auth import export as data_export
+from auth.audit import access_log
 from auth.clients import Client
 from auth.consent import Consent, ConsentError, ConsentEvent, ConsentStatus
 from auth.login import CitizenAuthenticator
@@ -226,7 +227,7 @@ def routes(
         citizen = current_citizen(request)
         if citizen is None:
             return RedirectResponse("/login?next=/me", status_code=303)
-        return render(request, "me.html", **await _me_context(citizen))
+        return render(request, "me.html", **await _me_context(citizen, request.query_params))
 
     async def revoke_page(request: Request) -> Response:
         citizen = current_citizen(request)
@@ -320,17 +321,50 @@ class _LogView:
     request_id: str
 
 
-async def _me_context(citizen: str) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class _LogFilter:
+    """The access log's filters, from /me's query string: ``outcome`` (ALLOWED or DENIED), ``client``
+    and ``before`` (an entry id: the next page). Anything else is ignored."""
+
+    outcome: str = ""
+    client: str = ""
+    before: int | None = None
+
+    @classmethod
+    def parse(cls, params: QueryParams) -> _LogFilter:
+        outcome = params.get("outcome", "")
+        client = params.get("client", "").strip()[:64]
+        before = params.get("before", "")
+        return cls(
+            outcome if outcome in ("ALLOWED", "DENIED") else "",
+            client,
+            int(before) if before.isdigit() and len(before) < 19 else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _ProbesView:
+    client_id: str
+    client_name: str
+    attempts: int
+    last_at: str
+
+
+async def _me_context(citizen: str, params: QueryParams | None = None) -> dict[str, Any]:
     person = await registry.find_citizen(citizen)
     consents = await consent.for_citizen(citizen)
-    entries = await audit.for_citizen(citizen, ACCESS_LOG_LENGTH)
+    shown = _LogFilter.parse(params or QueryParams())
+    entries = await access_log.page(
+        citizen, ACCESS_LOG_LENGTH, before=shown.before, outcome=shown.outcome or None, client_id=shown.client or None
+    )
+    probes = await access_log.refused_probes(citizen)
     events: dict[int, list[_EventView]] = {}
     if consents:
         for e in await ConsentEvent.filter(consent_id__in=[c.id for c in consents]).order_by("-at", "-id"):
             events.setdefault(e.consent_id, []).append(  # type: ignore[attr-defined]
                 _EventView(_when(e.at), e.action, _in_catalogue_order(e.scope.split()), e.id)
             )
-    client_ids = {c.client_id for c in consents} | {e.client_id for e in entries}
+    client_ids = {c.client_id for c in consents} | {e.client_id for e in entries} | {p.client_id for p in probes}
     names = {c.client_id: c.name for c in await Client.filter(client_id__in=client_ids)} if client_ids else {}
     views = [
         _ConsentView(
@@ -369,7 +403,19 @@ async def _me_context(citizen: str) -> dict[str, Any]:
         "past": [v for v in views if not (v.active or v.paused)],
         "export_job": await data_export.latest(citizen),
         "log": log_views,
+        "log_filter": shown,
+        "log_clients": sorted({c.client_id for c in consents} | {p.client_id for p in probes}),
+        "log_names": names,
+        "log_older": str(entries[-1].id) if len(entries) == ACCESS_LOG_LENGTH else "",
+        "probes": [
+            _ProbesView(p.client_id, names.get(p.client_id, p.client_id), p.attempts, _when(_from_ms(p.last_at_ms)))
+            for p in probes
+        ],
     }
+
+
+def _from_ms(at_ms: int) -> datetime:
+    return datetime.fromtimestamp(at_ms / 1000, tz=UTC)
 
 
 def _in_catalogue_order(names: frozenset[str] | list[str]) -> list[str]:

@@ -9,8 +9,8 @@ import strawberry
 from strawberry.extensions.field_extension import FieldExtension
 from strawberry.permission import PermissionExtension
 
-from auth import audit, consent
-from auth.audit import Decision, Outcome
+from auth import consent
+from auth.audit import Decision, Outcome, access_log
 from auth.registry import Card as CardRecord
 from auth.registry import CardStatus
 from auth.registry import Citizen as CitizenRecord
@@ -21,7 +21,8 @@ from schema.errors import AgencyFailure, BadUserInput, Forbidden
 from schema.loaders import requested_fields
 from schema.permissions import IsTheCitizen, RequireScope
 from schema.rights import export_of
-from schema.types.consent import AccessLogEntry, Consent
+from schema.types.access_log import AccessLogEntry, AccessOutcome, RefusedProbes
+from schema.types.consent import Consent
 from schema.types.data_export import DataExport
 from schema.types.health import HealthSection
 from schema.types.housing_fund import HousingFundSection
@@ -126,16 +127,41 @@ class Citizen:
     @strawberry.field(
         extensions=citizen_only("access_log"),
         description="Who asked for which parts of the profile and what the hub decided, newest first "
-        f"(`first`: 0 to {ACCESS_LOG_MAX}). Only for the citizen's own token, through `me`; anyone else gets "
-        "null and FORBIDDEN.",
+        f"(`first`: 0 to {ACCESS_LOG_MAX}; `before`: an entry's id, for the next page). Lists reads and the "
+        "refusals of clients the citizen gave a consent to; refusals of any other client are counted in "
+        "`refusedProbes`, and listed with `client`. `outcome` keeps one kind. Only for the citizen's own "
+        "token, through `me`; anyone else gets null and FORBIDDEN.",
     )
-    async def access_log(self, first: int | None = 50) -> list[AccessLogEntry] | None:
+    async def access_log(
+        self,
+        first: int | None = 50,
+        before: strawberry.ID | None = None,
+        outcome: AccessOutcome | None = None,
+        client: str | None = None,
+    ) -> list[AccessLogEntry] | None:
         limit = 50 if first is None else first
         if not 0 <= limit <= ACCESS_LOG_MAX:
             raise BadUserInput(f"first must be between 0 and {ACCESS_LOG_MAX}", argument="first", max=ACCESS_LOG_MAX)
+        if before is not None and not str(before).isdigit():
+            raise BadUserInput("before takes an entry's id", argument="before")
         if limit == 0:
             return []
-        return [AccessLogEntry.from_record(e) for e in await audit.for_citizen(str(self.card_number), limit)]
+        entries = await access_log.page(
+            str(self.card_number),
+            limit,
+            before=int(before) if before is not None else None,
+            outcome=outcome.value if outcome is not None else None,
+            client_id=client,
+        )
+        return [AccessLogEntry.from_record(e) for e in entries]
+
+    @strawberry.field(
+        extensions=citizen_only("access_log"),
+        description="Refused requests by clients the citizen never gave a consent to, one group per client, "
+        "latest first. Only for the citizen's own token, through `me`.",
+    )
+    async def refused_probes(self) -> list[RefusedProbes] | None:
+        return [RefusedProbes.from_group(g) for g in await access_log.refused_probes(str(self.card_number))]
 
     @strawberry.field(
         extensions=citizen_only("export"),

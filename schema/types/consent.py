@@ -1,18 +1,16 @@
-"""A citizen's consents and access log, as the citizen sees them (``me { consents accessLog }``).
+"""A citizen's consents, as the citizen sees them (``me { consents }``; the access log is in ``access_log.py``).
 
-Read from the consent records (``auth/consent.py``) and the audit log (``auth/audit.py``); client
-names from the client registry (``auth/clients.py``).
+Read from the consent records (``auth/consent.py``); client names from the client registry
+(``auth/clients.py``).
 """
 
 from __future__ import annotations
 
-import enum
 from datetime import UTC, datetime
 
 import strawberry
 
 from auth import clients
-from auth.audit import AuditEntry
 from auth.consent import Consent as ConsentRecord
 from auth.consent import ConsentEvent as ConsentEventRecord
 from auth.consent import ConsentStatus
@@ -24,12 +22,6 @@ strawberry.enum(
     "tokens stay valid, the expiry keeps running. REVOKED: the citizen withdrew every scope. EXPIRED: past "
     "`expiresAt`; the client must ask again.",
 )
-
-
-@strawberry.enum(description="What the hub decided about a request for the citizen's data.")
-class AccessOutcome(enum.Enum):
-    ALLOWED = "ALLOWED"
-    DENIED = "DENIED"
 
 
 @strawberry.type(description="The app or agency a consent was given to, as registered with the hub.")
@@ -112,28 +104,4 @@ class Consent:
             expires_at=record.expires_at,
             status=status,
             _record=record,
-        )
-
-
-@strawberry.type(description="One entry of the citizen's access log: who asked for which parts, and the decision.")
-class AccessLogEntry:
-    at: datetime
-    client_id: str = strawberry.field(description="The app or agency whose token made the request.")
-    sections: list[str] = strawberry.field(
-        description="Scopes of the profile (`card`, `transit`, ...), `profile` for a refused "
-        "`citizen(cardNumber:)`, or `consents` / `access_log` for a refused attempt to list these."
-    )
-    outcome: AccessOutcome
-    reason: str | None = strawberry.field(description="For a denial, the error code the client got.")
-    request_id: str = strawberry.field(description="The request's `X-Request-Id`.")
-
-    @classmethod
-    def from_record(cls, entry: AuditEntry) -> AccessLogEntry:
-        return cls(
-            at=entry.at,
-            client_id=entry.client_id,
-            sections=[s for s in entry.sections.split(",") if s],
-            outcome=AccessOutcome(entry.outcome),
-            reason=entry.reason or None,
-            request_id=entry.request_id,
         )

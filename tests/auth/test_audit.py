@@ -12,7 +12,7 @@ from tortoise.context import TortoiseContext, tortoise_test_context
 
 from auth import audit
 from auth.audit import access_log, merkle, sequencer, tree
-from auth.audit.checkpoints import AuditCheckpoint, CheckpointError, CheckpointSigner, parse_and_verify
+from auth.audit.checkpoints import AuditCheckpoint, CheckpointError, CheckpointSigner, VerifierKey, parse_and_verify
 from auth.audit.proofs import verify_entry
 from auth.audit.records import AuditRecord, Decision, Outcome
 from auth.audit.verify import verify
@@ -242,3 +242,12 @@ async def test_a_rotated_key_still_verifies_old_checkpoints(audit_db: TortoiseCo
     only_new = CheckpointSigner.from_keys(new, "https://hub.example")
     fault = (await verify(only_new.verifier_keys())).fault
     assert fault is not None and (fault.what, fault.ref) == ("checkpoint", "2")
+
+
+def test_verifier_keys_parse_back_whatever_their_base64_holds() -> None:
+    for _ in range(64):  # base64 of a key often holds "+", the separator of a verifier key's parts
+        key = CheckpointSigner.from_keys(KeySet.ephemeral(CHECKPOINT), "https://hub.example").verifier_keys()[0]
+        parsed = VerifierKey.parse(key.vkey)
+        assert (parsed.name, parsed.raw, parsed.key_hash) == (key.name, key.raw, key.key_hash)
+    with pytest.raises(CheckpointError):
+        VerifierKey.parse("hub.example/audit+00000000+" + key.vkey.split("+", 2)[2])

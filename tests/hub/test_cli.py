@@ -179,14 +179,16 @@ async def test_audit_verify_reports_intact_and_names_a_tampered_entry(hub: Runni
         cardhub, "audit", "verify", env={"CARDHUB_DATABASE_URL": hub.settings.database_url}
     )
     assert result.returncode == 0, result.stderr
-    assert re.fullmatch(r"audit chain intact: [1-9]\d* entries\n", result.stdout)
+    assert re.fullmatch(
+        r"audit log intact: [1-9]\d* records \(\d+ not yet in the tree\), [1-9]\d* checkpoints\n", result.stdout
+    )
 
     copy = tmp_path / "tampered.sqlite3"
     with sqlite3.connect(live) as source, sqlite3.connect(copy) as target:
         source.backup(target)
     with sqlite3.connect(copy) as db:
-        victim = db.execute("SELECT min(id) FROM audit_log").fetchone()[0]
-        db.execute("UPDATE audit_log SET outcome = 'DENIED' WHERE id = ?", (victim,))
+        victim = db.execute("SELECT min(id) FROM audit_record WHERE seq IS NOT NULL").fetchone()[0]
+        db.execute("UPDATE audit_record SET sections = 'housing_fund' WHERE id = ?", (victim,))
     result = await asyncio.to_thread(cardhub, "audit", "verify", env={"CARDHUB_DATABASE_URL": f"sqlite://{copy}"})
     assert result.returncode == 1
     assert f"audit log broken: record {victim}: its contents do not match" in result.stdout

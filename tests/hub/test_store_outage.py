@@ -124,5 +124,5 @@ async def test_postgresql_going_away_and_coming_back(
     )
     out = (await verify.communicate())[0].decode()
     assert verify.returncode == 0, out
-    entries = re.search(r"audit chain intact: (\d+) entries", out)
+    entries = re.search(r"audit log intact: (\d+) records", out)
     assert entries is not None and int(entries.group(1)) >= 2
