@@ -32,6 +32,7 @@ from tortoise.transactions import in_transaction
 from auth.audit import tree
 from auth.audit.checkpoints import CheckpointSigner
 from auth.audit.records import AuditRecord
+from telemetry import metrics
 
 log = logging.getLogger("cardhub.audit")
 
@@ -207,6 +208,7 @@ class Sequencer:
     async def _observe(self, leader: bool) -> None:
         size, pending, lag = await look()
         self.status = Status(leader, size, pending, lag, time.monotonic())
+        metrics.audit_sequencer(lag, pending)
 
     @contextlib.asynccontextmanager
     async def _leadership(self) -> AsyncIterator[Callable[[], Awaitable[bool]]]:

@@ -190,3 +190,20 @@ async def test_readiness_reports_the_sequencer(hub: RunningHub) -> None:
     async with hub.http.get(hub.url + "/readyz/details") as resp:
         audit_log = (await resp.json())["audit_log"]
     assert audit_log["ok"] is True and audit_log["leader"] is True and audit_log["pending"] == 0
+
+
+async def test_the_sequencer_lag_reaches_the_metrics(hub: RunningHub) -> None:
+    from telemetry import metrics
+
+    await hub.graphql("{ me { library { fines } } }", await hub.token(PERSONAS[9].card_number))
+    sequencer: Sequencer = hub.app.state.audit_sequencer
+    metrics.AUDIT_PENDING.set(-1)  # a value no look can give: it must be overwritten by the next one
+    metrics.AUDIT_LAG.set(-1)
+    await asyncio.sleep(0.6)  # the sequencer looks at least every interval
+    async with hub.http.get(hub.url + "/metrics") as resp:  # loopback: an operator's place
+        assert resp.status == 200
+        lines = (await resp.text()).splitlines()
+    pending = [float(line.split()[-1]) for line in lines if line.startswith("cardhub_audit_pending_records")]
+    lag = [float(line.split()[-1]) for line in lines if line.startswith("cardhub_audit_sequencer_lag_seconds")]
+    assert pending and pending[0] >= 0 and lag and lag[0] >= 0
+    assert sequencer.status.lag_seconds >= 0
