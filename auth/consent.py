@@ -25,6 +25,7 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from auth import events
+from auth.epoch import NO_FENCE, Fence
 from auth.oauth import grants
 from auth.tokens import AccessToken
 
@@ -229,7 +230,25 @@ async def expire_due(limit: int = 100) -> int:
     return count
 
 
-async def standing(citizen: str, client_id: str) -> Standing:
+async def standing(citizen: str, client_id: str, fence: Fence = NO_FENCE) -> Standing:
+    """What the citizen's consent allows the client now; from memory when the fence allows (auth/epoch.py)."""
+    held = await fence.lookup(("consent", citizen, client_id), lambda: _held_standing(citizen, client_id))
+    if held is None:
+        return NO_CONSENT
+    now_standing, expires_at = held
+    if now_standing.status in (ConsentStatus.ACTIVE, ConsentStatus.PAUSED) and expires_at <= _now():
+        return await _read_standing(citizen, client_id)  # due: marked EXPIRED in the database, once
+    return now_standing
+
+
+async def _held_standing(citizen: str, client_id: str) -> tuple[Standing, datetime] | None:
+    consent = await Consent.get_or_none(citizen=citizen, client_id=client_id)
+    if consent is None:
+        return None
+    return Standing(consent.status, consent.scopes, consent.revoked_scopes, consent.granted_at), consent.expires_at
+
+
+async def _read_standing(citizen: str, client_id: str) -> Standing:
     consent = await Consent.get_or_none(citizen=citizen, client_id=client_id)
     if consent is None:
         return NO_CONSENT

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tortoise import fields
@@ -16,6 +17,7 @@ from tortoise.indexes import Index
 from tortoise.models import Model
 
 from auth import clients
+from auth.epoch import NO_FENCE, Fence
 from auth.principal import Principal
 
 TOKEN_PREFIX = "chb_"  # makes leaked tokens easy to find with secret scanners
@@ -88,24 +90,49 @@ async def store(
     )
 
 
-async def authenticate(raw: str) -> Principal:
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """What authenticate() needs of a token row, as remembered between requests (auth/epoch.py)."""
+
+    token_id: int
+    client_id: str
+    citizen: str | None
+    scopes: frozenset[str]
+    expires_at: datetime
+    revoked: bool
+    client_disabled: bool
+
+
+async def authenticate(raw: str, fence: Fence = NO_FENCE) -> Principal:
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > MAX_TOKEN_LENGTH or not raw.isascii():
         raise InvalidToken("malformed token")
-    record = await AccessToken.get_or_none(token_hash=hash_token(raw))
-    if record is None:
+    digest = hash_token(raw)
+    held = await fence.lookup(("token", digest), lambda: _held(digest))
+    if held is None:  # unknown tokens are not remembered: memory stays bounded by real tokens
         raise InvalidToken("unknown token")
-    if record.revoked_at is not None:
+    if held.revoked:
         raise InvalidToken("token revoked")
-    if record.expires_at <= datetime.now(UTC):
+    if held.expires_at <= datetime.now(UTC):
         raise InvalidToken("token expired")
     # Disabling a client revokes its tokens; this also refuses one issued while the disable ran.
-    if await clients.is_disabled(record.client_id):
+    if held.client_disabled:
         raise InvalidToken("client disabled")
-    return Principal(
+    return Principal(client_id=held.client_id, scopes=held.scopes, citizen=held.citizen, token_id=str(held.token_id))
+
+
+async def _held(digest: str) -> _Held | None:
+    record = await AccessToken.get_or_none(token_hash=digest)
+    if record is None:
+        return None
+    disabled = record.revoked_at is None and await clients.is_disabled(record.client_id)
+    return _Held(
+        token_id=record.id,
         client_id=record.client_id,
-        scopes=frozenset(record.scope.split()),
         citizen=record.citizen,
-        token_id=str(record.id),
+        scopes=frozenset(record.scope.split()),
+        expires_at=record.expires_at,
+        revoked=record.revoked_at is not None,
+        client_disabled=disabled,
     )
 
 

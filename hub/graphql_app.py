@@ -34,6 +34,7 @@ from strawberry.types import ExecutionResult
 from auth import documents
 from auth.bearer import InvalidRequest, bearer_token
 from auth.documents import FreeFormPolicy
+from auth.epoch import NO_FENCE
 from auth.principal import Principal
 from auth.tokens import InvalidToken, authenticate
 from hub.graphiql import page as graphiql_page
@@ -125,7 +126,9 @@ class HubGraphQL(GraphQL[HubContext, None]):
         receive = _replay(body, receive)
         try:
             token = bearer_token(request.headers.get("authorization"))
-            request.state.principal = await authenticate(token) if token else None
+            # The revocation epoch, read once: it says whether remembered lookups still hold (auth/epoch.py).
+            request.state.fence = fence = await self.services.memory.fence() if token else NO_FENCE
+            request.state.principal = await authenticate(token, fence) if token else None
         except (InvalidRequest, InvalidToken) as exc:
             log.info("refused bearer token (%s: %s) request_id=%s", exc.error, exc, request_id)
             await _unauthorized(exc.error, str(exc), request_id)(scope, receive, send)
@@ -229,7 +232,12 @@ class HubGraphQL(GraphQL[HubContext, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> HubContext:
         principal: Principal | None = request.state.principal
-        return HubContext(services=self.services, principal=principal, request_id=request.state.request_id)
+        return HubContext(
+            services=self.services,
+            principal=principal,
+            request_id=request.state.request_id,
+            fence=getattr(request.state, "fence", NO_FENCE),
+        )
 
 
 async def _bounded_body(request: Request, receive: Receive, limit: int) -> bytes | None:

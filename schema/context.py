@@ -12,6 +12,7 @@ from strawberry.types import Info as StrawberryInfo
 from auth import consent
 from auth.audit import Decision
 from auth.consent import Standing
+from auth.epoch import NO_FENCE, Fence, Memory
 from auth.export import ExportPolicy
 from auth.principal import Principal
 from auth.receipts import ReceiptIssuer
@@ -39,6 +40,8 @@ class Services:
     card: CardCredentials | None = None  # the virtual card's issuer (None: Mutation.issueCardCredential is off)
     receipts: ReceiptIssuer | None = None  # signs consent receipts (None: Consent.receipts is empty)
     exports: ExportPolicy | None = None  # data exports' limits (None: requestDataExport is off)
+    # Token, registry and consent lookups remembered across requests, fenced by the revocation epoch.
+    memory: Memory = field(default_factory=Memory)
 
 
 @dataclass
@@ -50,6 +53,8 @@ class HubContext:
     # Every access decision on citizen data in this request, written to the audit log before the
     # response leaves (schema/extensions/audit_trail.py).
     decisions: list[Decision] = field(default_factory=list)
+    # This request's view of the process's remembered lookups (auth/epoch.py); NO_FENCE reads the database.
+    fence: Fence = NO_FENCE
     _consents: dict[tuple[str, str], asyncio.Future[Standing]] = field(default_factory=dict)
     _own_record: asyncio.Future[CitizenRecord | None] | None = None
 
@@ -63,13 +68,13 @@ class HubContext:
         if citizen is None:
             return None
         if self._own_record is None:
-            self._own_record = _quiet(asyncio.ensure_future(find_citizen(citizen)))
+            self._own_record = _quiet(asyncio.ensure_future(find_citizen(citizen, self.fence)))
         return await self._own_record
 
     def _consent_future(self, citizen: str, client_id: str) -> asyncio.Future[Standing]:
         key = (citizen, client_id)
         if key not in self._consents:
-            self._consents[key] = _quiet(asyncio.ensure_future(consent.standing(citizen, client_id)))
+            self._consents[key] = _quiet(asyncio.ensure_future(consent.standing(citizen, client_id, self.fence)))
         return self._consents[key]
 
     def __post_init__(self) -> None:
@@ -79,7 +84,7 @@ class HubContext:
             # A citizen's token reads that citizen: start the two lookups every such query needs while
             # the query is still being parsed. Reads only; the checks themselves run where they did.
             self._consent_future(principal.citizen, principal.client_id)
-            self._own_record = _quiet(asyncio.ensure_future(find_citizen(principal.citizen)))
+            self._own_record = _quiet(asyncio.ensure_future(find_citizen(principal.citizen, self.fence)))
 
 
 def _quiet(future: asyncio.Future[T]) -> asyncio.Future[T]:

@@ -47,7 +47,7 @@ class Query:
         # No existence oracle: both lookups run for a known and an unknown card alike, and an unknown card
         # stands as a citizen without consent (every part refused with CONSENT_REQUIRED, no agency asked).
         record, standing = await asyncio.gather(
-            find_citizen(wanted), info.context.consent_for(wanted, principal.client_id)
+            find_citizen(wanted, info.context.fence), info.context.consent_for(wanted, principal.client_id)
         )
         consented = record is not None and standing.status is ConsentStatus.ACTIVE
         info.context.decisions.append(  # every probe is audited, whatever it selects
