@@ -11,6 +11,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from auth import consent
 from auth.audit import Decision
+from auth.audit.group import GroupCommit
 from auth.consent import Standing
 from auth.epoch import NO_FENCE, Fence, Memory
 from auth.export import ExportPolicy
@@ -42,6 +43,7 @@ class Services:
     exports: ExportPolicy | None = None  # data exports' limits (None: requestDataExport is off)
     # Token, registry and consent lookups remembered across requests, fenced by the revocation epoch.
     memory: Memory = field(default_factory=Memory)
+    audit: GroupCommit = field(default_factory=GroupCommit)  # access-log appends, group-committed
 
 
 @dataclass

@@ -100,13 +100,24 @@ async def append(request_id: str, client_id: str, decisions: Iterable[Decision])
 
     Raises whatever the database raises: the caller fails the read closed (schema/extensions/audit_trail.py).
     """
+    made = rows(request_id, client_id, decisions)
+    if made:
+        async with in_transaction():
+            for row in made:
+                await row.save()
+    return len(made)
+
+
+def rows(request_id: str, client_id: str, decisions: Iterable[Decision]) -> list[AuditRecord]:
+    """The request's records, unsaved: one per (citizen, outcome, reason). ``auth/audit/group.py`` saves
+    those of concurrent requests in one transaction."""
     groups: dict[tuple[str, str, str], set[str]] = {}
     for d in decisions:
         groups.setdefault((d.citizen, d.outcome, d.reason), set()).add(d.section)
     if not groups:
-        return 0
+        return []
     at_ms = int(time.time() * 1000)
-    rows = [
+    return [
         AuditRecord(
             at_ms=at_ms,
             request_id=request_id,
@@ -119,7 +130,3 @@ async def append(request_id: str, client_id: str, decisions: Iterable[Decision])
         )
         for (citizen, outcome, reason), sections in sorted(groups.items())
     ]
-    async with in_transaction():
-        for row in rows:
-            await row.save()
-    return len(rows)
