@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +54,7 @@ from schema.errors import (
     code_request_errors,
 )
 from schema.extensions.disclosure import Disclosure, without_suggestions
+from schema.responses import ResponseCache
 from schema.schema import HubSchema, Limits
 
 log = logging.getLogger("cardhub.http")
@@ -111,6 +113,7 @@ class HubGraphQL(GraphQL[HubContext, None]):
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None, allow_queries_via_get=True)
         self.services = services
         self.edge = edge or Edge()
+        self.responses = ResponseCache(services.sections)  # keeps nothing while the section cache is off
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -184,9 +187,15 @@ class HubGraphQL(GraphQL[HubContext, None]):
                 refusal = await self._document(context.principal, request_data)
                 if refusal is not None:
                     return ExecutionResult(data=None, errors=[refusal])
-                return await super().execute_single(
+                key = self._response_key(context, request_data)
+                if key is not None and (kept := await self.responses.serve(key, context)) is not None:
+                    return kept  # token, consent and audit ran as for any request (schema/responses.py)
+                result = await super().execute_single(
                     request, request_adapter, sub_response, context, root_value, request_data
                 )
+                if key is not None:
+                    await self.responses.keep(key, context, result)
+                return result
         except TimeoutError:
             log.warning("request over its budget of %gs request_id=%s", self.edge.budget_seconds, context.request_id)
             return ExecutionResult(
@@ -198,6 +207,13 @@ class HubGraphQL(GraphQL[HubContext, None]):
                 # GraphQL-over-HTTP: a mutation by GET is 405 Method Not Allowed.
                 raise HTTPException(405, "mutations are sent by POST") from exc
             raise
+
+    def _response_key(self, context: HubContext, data: GraphQLRequestData) -> Hashable | None:
+        """Registered documents only: their answers may be kept whole (schema/responses.py)."""
+        if not isinstance(data, HubRequestData) or data.document_id is None or data.query is None:
+            return None
+        document = self.schema.documents.parsed(data.query)
+        return self.responses.key(context, document, data.query, data.operation_name, data.variables)
 
     async def _document(self, principal: Principal | None, data: GraphQLRequestData) -> HubError | None:
         """Put the registered document in place of ``documentId``, or say why the request may not run."""
