@@ -24,6 +24,7 @@ from tortoise.models import Model
 
 from auth import clients
 from auth.clients import ClientType
+from auth.epoch import NO_FENCE, Fence
 from auth.principal import Principal
 
 _DOCUMENT_ID = re.compile(r"sha256:[0-9a-f]{64}")
@@ -67,10 +68,18 @@ async def register(client_id: str, body: str, name: str = "") -> tuple[TrustedDo
     return created, True
 
 
-async def find(doc_id: str, client_id: str | None) -> str | None:
-    """The text of a registered, unrevoked document: the client's own, or (anonymous) any client's."""
+async def find(doc_id: str, client_id: str | None, fence: Fence = NO_FENCE) -> str | None:
+    """The text of a registered, unrevoked document: the client's own, or (anonymous) any client's.
+
+    Found texts are remembered behind the request's fence (auth/epoch.py: a revocation bumps the epoch);
+    unknown ids are not, so guessed ids cannot fill memory.
+    """
     if not is_document_id(doc_id):
         return None
+    return await fence.lookup(("document", doc_id, client_id), lambda: _find(doc_id, client_id), keep_none=False)
+
+
+async def _find(doc_id: str, client_id: str | None) -> str | None:
     query = TrustedDocument.filter(document_id=doc_id, revoked_at=None)
     if client_id is not None:
         query = query.filter(client_id=client_id)

@@ -1,10 +1,11 @@
 """The revocation epoch: token, registry and consent lookups served from process memory, kept exact.
 
 Every change that may take access away (a token revoked, a consent withdrawn, paused, narrowed or
-expired, a client disabled or deleted, a citizen or card changed) bumps one counter in the hub's own
-database, ``revocation_epoch``. Database triggers do it (hub/migrations/0008_revocation_epoch.py), in
-the same transaction as the change, so no code path, process or operator's SQL can change access
-without bumping it, and no request can see the new epoch before the change is visible.
+expired, a client disabled or deleted, a citizen or card changed, a trusted document revoked) bumps
+one counter in the hub's own database, ``revocation_epoch``. Database triggers do it
+(hub/migrations/0008_revocation_epoch.py), in the same transaction as the change, so no code path,
+process or operator's SQL can change access without bumping it, and no request can see the new epoch
+before the change is visible.
 
 A request reads the epoch once, first (``Memory.fence``). If it moved, the process drops everything it
 remembered; lookups then read the database and fill memory again under the new epoch. A lookup read
@@ -82,13 +83,17 @@ class Fence:
     memory: Memory | None
     epoch: int | None
 
-    async def lookup(self, key: Hashable, load: Callable[[], Awaitable[T]]) -> T:
+    async def lookup(self, key: Hashable, load: Callable[[], Awaitable[T]], *, keep_none: bool = True) -> T:
+        """``load()``'s value, remembered under ``key`` while the epoch holds (``keep_none=False``: an
+        absence is not remembered, so guessed keys cannot fill memory)."""
         memory = self.memory
         if memory is None or memory.epoch != self.epoch:
             return await load()
         if key in memory.entries:
             return cast(T, memory.entries[key])
         value = await load()
+        if value is None and not keep_none:
+            return value
         if memory.epoch == self.epoch:  # not kept if a newer epoch came meanwhile: it may predate it
             if len(memory.entries) >= memory.max_entries:
                 memory.entries = {}

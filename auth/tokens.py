@@ -107,7 +107,7 @@ async def authenticate(raw: str, fence: Fence = NO_FENCE) -> Principal:
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > MAX_TOKEN_LENGTH or not raw.isascii():
         raise InvalidToken("malformed token")
     digest = hash_token(raw)
-    held = await fence.lookup(("token", digest), lambda: _held(digest))
+    held = await fence.lookup(("token", digest), lambda: _held(digest), keep_none=False)
     if held is None:  # unknown tokens are not remembered: memory stays bounded by real tokens
         raise InvalidToken("unknown token")
     if held.revoked:

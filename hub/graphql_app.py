@@ -35,7 +35,7 @@ from strawberry.types import ExecutionResult
 from auth import documents
 from auth.bearer import InvalidRequest, bearer_token
 from auth.documents import FreeFormPolicy
-from auth.epoch import NO_FENCE
+from auth.epoch import NO_FENCE, Fence
 from auth.principal import Principal
 from auth.tokens import InvalidToken, authenticate
 from hub.graphiql import page as graphiql_page
@@ -184,7 +184,7 @@ class HubGraphQL(GraphQL[HubContext, None]):
     ) -> ExecutionResult:
         try:
             async with asyncio.timeout(self.edge.budget_seconds):
-                refusal = await self._document(context.principal, request_data)
+                refusal = await self._document(context.principal, request_data, context.fence)
                 if refusal is not None:
                     return ExecutionResult(data=None, errors=[refusal])
                 key = self._response_key(context, request_data)
@@ -215,7 +215,9 @@ class HubGraphQL(GraphQL[HubContext, None]):
         document = self.schema.documents.parsed(data.query)
         return self.responses.key(context, document, data.query, data.operation_name, data.variables)
 
-    async def _document(self, principal: Principal | None, data: GraphQLRequestData) -> HubError | None:
+    async def _document(
+        self, principal: Principal | None, data: GraphQLRequestData, fence: Fence = NO_FENCE
+    ) -> HubError | None:
         """Put the registered document in place of ``documentId``, or say why the request may not run."""
         document_id = data.document_id if isinstance(data, HubRequestData) else None
         if document_id is None:
@@ -226,7 +228,7 @@ class HubGraphQL(GraphQL[HubContext, None]):
             )
         if data.query is not None:
             return BadRequest("send either query or documentId, not both")
-        text = await documents.find(document_id, principal.client_id if principal else None)
+        text = await documents.find(document_id, principal.client_id if principal else None, fence)
         if text is None:
             return PersistedDocumentNotFound("no registered document with that documentId", documentId=document_id)
         # Parsed and validated once per process. If the schema changed under it, it runs as text and

@@ -1,5 +1,5 @@
 """The revocation epoch (auth/epoch.py): one counter, bumped by triggers in the same transaction as any
-change to tokens, consents, clients, citizens or cards, so processes may remember those lookups."""
+change to tokens, consents, clients, citizens, cards or trusted documents, so processes may remember those lookups."""
 
 from typing import Any
 
@@ -14,6 +14,7 @@ WATCHED = {
     "client": ("INSERT", "UPDATE", "DELETE"),
     "citizen": ("INSERT", "UPDATE", "DELETE"),
     "card": ("INSERT", "UPDATE", "DELETE"),
+    "trusted_document": ("UPDATE", "DELETE"),  # a revoked document; unknown ones are never remembered
 }
 BUMP = "UPDATE revocation_epoch SET value = value + 1 WHERE id = 1"
 

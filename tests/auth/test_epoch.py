@@ -8,7 +8,7 @@ import pytest
 from tortoise import connections
 from tortoise.backends.base import executor
 
-from auth import clients, consent, registry, tokens
+from auth import clients, consent, documents, registry, tokens
 from auth.epoch import NO_FENCE, DatabaseEpoch, Memory
 from hub import database
 
@@ -84,6 +84,20 @@ async def test_an_unavailable_epoch_fails_toward_the_database() -> None:
     assert await (await memory.fence()).lookup("k", load) == 4, "what memory held before the outage is gone"
 
 
+async def test_an_absence_is_remembered_only_when_asked() -> None:
+    memory = Memory(Store())
+    fence = await memory.fence()
+    loads = Loads()
+
+    async def nothing() -> str | None:
+        loads.count += 1
+        return None
+
+    for _ in range(2):
+        assert await fence.lookup("guessed", nothing, keep_none=False) is None
+    assert loads.count == 2 and not memory.entries
+
+
 async def test_memory_is_bounded() -> None:
     memory = Memory(Store(), max_entries=2)
     fence = await memory.fence()
@@ -115,6 +129,7 @@ async def test_every_change_that_takes_access_away_bumps_the_epoch_in_its_own_co
         await registry.seed([("C1", "Li Lei", "lilei", now.date(), False)])
         created, _ = await clients.create("Bus App", clients.ClientType.CONFIDENTIAL, ["https://bus.example/cb"],
                                           frozenset({"transit"}), "bus balance")  # fmt: skip
+        document, _ = await documents.register(created.client_id, "{ me { cardNumber } }")
         before = await epoch.read()
         raw = await tokens.issue(created.client_id, frozenset({"transit"}), "C1", 3600)
         assert await epoch.read() == before, "issuing a token takes nothing away"
@@ -136,6 +151,7 @@ async def test_every_change_that_takes_access_away_bumps_the_epoch_in_its_own_co
             lambda: clients.set_disabled(created.client_id, True, datetime.now(UTC)),
             lambda: connections.get("default").execute_query("UPDATE access_token SET revoked_at = expires_at"),
             lambda: tokens.prune(datetime.now(UTC) + timedelta(days=1), 10),
+            lambda: documents.revoke(created.client_id, document.document_id),
         ]
         for step in steps:
             value = await epoch.read()

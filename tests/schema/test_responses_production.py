@@ -61,3 +61,7 @@ async def test_kept_answers_are_checked_and_recorded_every_time_on_every_instanc
         status, body = await by_id(hub, token)
         assert status == 200 and body["data"]["citizen"]["transit"] is None, body
         assert body["errors"][0]["extensions"]["code"] == "CONSENT_PAUSED"
+    cli(env, "documents", "revoke", "--client", client_id, DOCUMENT_ID)  # another process, straight to the database
+    for hub in (other, one):
+        status, body = await by_id(hub, token)
+        assert body["errors"][0]["extensions"]["code"] == "PERSISTED_DOCUMENT_NOT_FOUND", body
