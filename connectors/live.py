@@ -64,6 +64,8 @@ class LiveConnectors(Mapping[str, Connector]):
         self._lock = asyncio.Lock()
         self._retiring: set[asyncio.Task[None]] = set()
         self._poller: asyncio.Task[None] | None = None
+        self._epoch: int | None = None  # the revocation epoch the live set is current with (follow)
+        self._following: tuple[int, asyncio.Future[None]] | None = None
 
     def __getitem__(self, section: str) -> Connector:
         return self._by_section[section]
@@ -99,6 +101,25 @@ class LiveConnectors(Mapping[str, Connector]):
         await asyncio.gather(*self._retiring, return_exceptions=True)
         await asyncio.gather(*(c.client.close() for c in self._by_section.values()))
         self._by_section.clear()
+
+    async def follow(self, epoch: int | None) -> None:
+        """Be current with the database as of ``epoch``, the revocation epoch a request read: every
+        connector change bumps it (hub/migrations/0009), so a connector disabled or replaced elsewhere is
+        in force here at the very next request, not at the next poll. None (no epoch could be read):
+        refresh now, as checking the database is the safe way to fail."""
+        if epoch is None:
+            await self.refresh()
+            return
+        if epoch == self._epoch:
+            return
+        following = self._following
+        if following is None or following[0] != epoch or _failed(following[1]):
+            self._following = following = (epoch, asyncio.ensure_future(self._follow(epoch)))
+        await asyncio.shield(following[1])
+
+    async def _follow(self, epoch: int) -> None:
+        await self.refresh()
+        self._epoch = epoch
 
     async def refresh(self) -> None:
         async with self._lock:
@@ -187,3 +208,7 @@ class LiveConnectors(Mapping[str, Connector]):
                     await self.listener.polled()
             except Exception:  # the database may be away for a moment; keep serving what runs
                 log.exception("refreshing connectors failed; trying again in %gs", self._poll_seconds)
+
+
+def _failed(future: asyncio.Future[None]) -> bool:
+    return future.done() and (future.cancelled() or future.exception() is not None)

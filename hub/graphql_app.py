@@ -38,6 +38,7 @@ from auth.documents import FreeFormPolicy
 from auth.epoch import NO_FENCE, Fence
 from auth.principal import Principal
 from auth.tokens import InvalidToken, authenticate
+from connectors.live import LiveConnectors
 from hub.graphiql import page as graphiql_page
 from hub.observability import requests
 from hub.outage import STORE_ERRORS, store_unavailable
@@ -132,6 +133,9 @@ class HubGraphQL(GraphQL[HubContext, None]):
             # The revocation epoch, read once: it says whether remembered lookups still hold (auth/epoch.py).
             request.state.fence = fence = await self.services.memory.fence() if token else NO_FENCE
             request.state.principal = await authenticate(token, fence) if token else None
+            if token and isinstance(self.services.connectors, LiveConnectors):
+                # A connector changed on another instance is in force here before this request reads.
+                await self.services.connectors.follow(fence.epoch)
         except (InvalidRequest, InvalidToken) as exc:
             log.info("refused bearer token (%s: %s) request_id=%s", exc.error, exc, request_id)
             await _unauthorized(exc.error, str(exc), request_id)(scope, receive, send)
