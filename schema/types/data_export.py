@@ -25,8 +25,7 @@ class DataExport:
     created_at: datetime
     finished_at: datetime | None
     download_url: str | None = strawberry.field(
-        description="A path on the hub, valid once and for a few minutes; a new one each time you ask. "
-        "Null until DONE."
+        description="A path on the hub, valid once and for a few minutes; a new one each time you ask. Null until DONE."
     )
     download_expires_at: datetime | None
 
