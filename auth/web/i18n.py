@@ -146,6 +146,7 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "reason_CONSENT_EXPIRED": "授权已过期",
         "reason_FORBIDDEN": "无权读取",
         "section_profile": "个人资料",
+        "me_virtual_card": "出示虚拟卡",
         "error_title": "无法完成操作",
         "error_csrf": "表单已过期，或并非从本站提交。请返回上一页，刷新后重试。",
         "error_consent_not_found": "找不到这项授权。",
@@ -291,6 +292,7 @@ MESSAGES: Mapping[str, Mapping[str, str]] = {
         "reason_CONSENT_EXPIRED": "consent expired",
         "reason_FORBIDDEN": "not permitted",
         "section_profile": "Profile",
+        "me_virtual_card": "Show my virtual card",
         "error_title": "That did not work",
         "error_csrf": ("This form has expired or was not sent from this site. Go back, reload the page and try again."),
         "error_consent_not_found": "There is no such consent.",
@@ -327,6 +329,15 @@ SCOPE_NAMES: Mapping[str, Mapping[str, str]] = {
         "library": "Library",
         "profile": "Profile",
     },
+}
+# Access-log entries that are not a plain section: a virtual card shown, a data export's reads.
+ACCESS_KINDS: Mapping[str, Mapping[str, str]] = {
+    ZH: {"virtual_card": "出示虚拟卡（{what}）", "export": "数据导出：{what}"},
+    EN: {"virtual_card": "Virtual card shown ({what})", "export": "Data export: {what}"},
+}
+PURPOSE_NAMES: Mapping[str, Mapping[str, str]] = {
+    ZH: {"transit": "乘车", "library": "图书馆", "clinic": "就医", "identity": "身份核验"},
+    EN: {"transit": "transit", "library": "library", "clinic": "clinic", "identity": "identity"},
 }
 SCOPE_REVEALS_ZH: Mapping[str, str] = {
     "card": "您的市民卡：卡号、状态、发卡日期、虚拟卡",
@@ -420,6 +431,11 @@ class Translator:
         return message_id in MESSAGES[self.lang]
 
     def scope(self, name: str) -> str:
+        kind, _, what = name.partition(".")  # "virtual_card.transit", "export.library"
+        if what and kind in ACCESS_KINDS[self.lang]:
+            names = PURPOSE_NAMES if kind == "virtual_card" else SCOPE_NAMES
+            named = names[self.lang].get(what, what)
+            return ACCESS_KINDS[self.lang][kind].format(what=named)
         return SCOPE_NAMES[self.lang].get(name, name)
 
     def scope_list(self, names: Iterable[str]) -> str:
