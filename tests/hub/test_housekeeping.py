@@ -12,6 +12,7 @@ import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tortoise import connections
@@ -58,15 +59,20 @@ async def access_token(expires_at: datetime, revoked_at: datetime | None = None)
         token_hash=tokens.hash_token(tokens.new_token()), client_id="app", citizen=CITIZEN, scope="transit",
         issued_at=NOW - timedelta(days=40), expires_at=expires_at, revoked_at=revoked_at,
     )  # fmt: skip
-    return record.id
+    return int(record.id)
 
 
 async def refresh_token(grant_id: int, expires_at: datetime, **state: datetime) -> int:
+    fields: dict[str, Any] = {"issued_at": NOW - timedelta(days=40), "expires_at": expires_at, **state}
     record = await RefreshToken.create(
         token_hash=grants.hash_token(grants.new_refresh_token()), grant_id=grant_id, client_id="app",
-        citizen=CITIZEN, scope="transit", issued_at=NOW - timedelta(days=40), expires_at=expires_at, **state,
+        citizen=CITIZEN, scope="transit", **fields,
     )  # fmt: skip
-    return record.id
+    return int(record.id)
+
+
+async def ids(model: Any) -> set[int]:
+    return {int(i) for i in await model.all().values_list("id", flat=True)}
 
 
 async def code(expires_at: datetime, used_at: datetime | None = None) -> int:
@@ -75,7 +81,7 @@ async def code(expires_at: datetime, used_at: datetime | None = None) -> int:
         redirect_uri="https://app.example/cb", scope="transit", code_challenge="x" * 43,
         code_challenge_method="S256", expires_at=expires_at, used_at=used_at,
     )  # fmt: skip
-    return record.id
+    return int(record.id)
 
 
 async def expired_tokens(count: int) -> None:
@@ -115,9 +121,9 @@ async def test_prune_deletes_expired_and_revoked_records_and_never_consents_or_t
 
         counts = await housekeeping.prune(3600, batch_size=1000)
         assert counts == {"access_tokens": 2, "refresh_tokens": 2, "authorization_codes": 2}
-        assert set(await AccessToken.all().values_list("id", flat=True)) == live
-        assert set(await RefreshToken.all().values_list("id", flat=True)) == kept
-        assert set(await AuthorizationCode.all().values_list("id", flat=True)) == codes
+        assert await ids(AccessToken) == live
+        assert await ids(RefreshToken) == kept
+        assert await ids(AuthorizationCode) == codes
         assert (await consent.Consent.all().count(), await consent.ConsentEvent.all().count()) == history
         assert await audit.AuditEntry.filter(citizen=CITIZEN).count() == 1
         report = await verify_log([])  # the record is not sequenced here: nothing to sign yet
