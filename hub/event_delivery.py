@@ -14,13 +14,12 @@ event sends it again: delivery is at least once, and receivers drop duplicates b
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 
 from auth import consent, events
 from connectors.push import PushFailed, PushSender
+from hub.periodic import Periodic
 
 log = logging.getLogger("cardhub.events")
 
@@ -28,7 +27,9 @@ BATCH = 20
 MAX_BACKOFF = 300.0
 
 
-class EventDelivery:
+class EventDelivery(Periodic):
+    name = "cardhub-event-delivery"
+
     def __init__(
         self,
         signer: events.EventSigner,
@@ -44,19 +45,14 @@ class EventDelivery:
         self.max_attempts = max_attempts
         self.backoff = backoff_seconds
         self.lease_seconds = sender.timeout * BATCH + 5
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="cardhub-event-delivery")
+        super().__init__()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await super().close()
         await self.sender.close()
+
+    async def round(self) -> None:
+        await self.run_once()
 
     async def run_once(self) -> int:
         """One round; the number of events pushed."""
@@ -90,11 +86,3 @@ class EventDelivery:
             await events.push_succeeded(stream, event, datetime.now(UTC))
             sent += 1
         return sent
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except Exception as exc:  # the database away: try again next round, never stop the hub
-                log.warning("event delivery failed (%s: %s)", type(exc).__name__, exc)
-            await asyncio.sleep(self.interval)

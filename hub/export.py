@@ -18,7 +18,6 @@ one that asked), so the export itself shows up in the next one.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import enum
 import io
@@ -40,6 +39,7 @@ from auth.registry import find_citizen
 from connectors.base import Connector
 from connectors.errors import AgencyError
 from hub import export_pdf
+from hub.periodic import Periodic
 
 log = logging.getLogger("cardhub.export")
 
@@ -156,25 +156,20 @@ def _iso(at: datetime) -> str:
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC).isoformat(timespec="seconds")
 
 
-class ExportWorker:
+class ExportWorker(Periodic):
+    name = "cardhub-export"
+
     """Every hub instance takes queued exports, one at a time, every ``interval`` seconds."""
 
     def __init__(self, builder: ExportBuilder, *, interval_seconds: float = 1.0, keep_seconds: float = 3600) -> None:
         self.builder = builder
         self.interval = interval_seconds
         self.keep = timedelta(seconds=keep_seconds)
-        self._task: asyncio.Task[None] | None = None
+        super().__init__()
 
-    async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="cardhub-export")
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    async def round(self) -> None:
+        while await self.run_once() is not None:
+            pass
 
     async def run_once(self) -> export.ExportJob | None:
         await export.wipe_expired(self.keep)
@@ -188,12 +183,3 @@ class ExportWorker:
             log.exception("export %s failed", job.id)
             await export.fail(job, f"{type(exc).__name__}")
         return job
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                while await self.run_once() is not None:
-                    pass
-            except Exception as exc:
-                log.warning("export worker round failed (%s: %s)", type(exc).__name__, exc)
-            await asyncio.sleep(self.interval)

@@ -16,7 +16,6 @@ cookies (``auth/web/session.py``): there is no server-side session record to del
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -25,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 
 from auth import tokens
 from auth.oauth import authorization_code, grants
+from hub.periodic import Periodic
 
 log = logging.getLogger("cardhub.housekeeping")
 
@@ -59,25 +59,22 @@ async def prune(after_seconds: float, batch_size: int, now: datetime | None = No
     return counts
 
 
-class Housekeeper:
+class Housekeeper(Periodic):
+    name = "cardhub-housekeeping"
+
     """The periodic job of one hub instance."""
 
     def __init__(self, interval_seconds: float, after_seconds: float, batch_size: int) -> None:
         self.interval = interval_seconds
         self.after = after_seconds
         self.batch_size = batch_size
-        self._task: asyncio.Task[None] | None = None
+        super().__init__()
 
-    async def start(self) -> None:
-        if self.interval > 0 and self._task is None:
-            self._task = asyncio.create_task(self._run(), name="cardhub-housekeeping")
+    async def round(self) -> None:
+        await self.run_once()
 
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    def first_delay(self) -> float:
+        return random.uniform(0, self.interval)  # spreads instances started together
 
     async def run_once(self) -> dict[str, int] | None:
         """One run; None when it failed (logged, with the reason)."""
@@ -89,10 +86,3 @@ class Housekeeper:
         if any(counts.values()):
             log.info("housekeeping pruned %s", ", ".join(f"{n} {kind}" for kind, n in counts.items()))
         return counts
-
-    async def _run(self) -> None:
-        offset = random.uniform(0, self.interval)  # spreads instances started together
-        await asyncio.sleep(offset)
-        while True:
-            await self.run_once()
-            await asyncio.sleep(self.interval)
