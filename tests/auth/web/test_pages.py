@@ -267,6 +267,35 @@ async def test_revoke_one_scope_then_the_whole_consent_by_clicking(page: Page) -
     await card.screenshot(path="/tmp/web-me-revoked.png")
 
 
+async def test_pause_resume_and_a_receipt_by_clicking(page: Page) -> None:
+    app = await make_client("厦门公交 App", "乘车提醒")
+    granted = await consent.grant(GUARDED.card_number, app.client_id, frozenset({"transit"}), "乘车提醒")
+    await log_in(page, GUARDED)
+    await page.wait_for_url("**/me")
+
+    await page.click(f"#pause-{granted.id} button")
+    await page.wait_for_url("**/me")
+    assert (await consent.standing(GUARDED.card_number, app.client_id)).status is ConsentStatus.PAUSED
+    card = page.locator(f"#consent-{granted.id}")
+    assert await card.get_attribute("data-status") == "PAUSED"
+    assert await card.locator(".paused").count() == 1
+
+    await page.click(f"#resume-{granted.id} button")
+    await page.wait_for_url("**/me")
+    assert (await consent.standing(GUARDED.card_number, app.client_id)).status is ConsentStatus.ACTIVE
+
+    # Each change of the consent has its signed receipt, downloadable from its history.
+    await card.locator("summary").click()
+    receipts = card.locator("a.receipt")
+    assert await receipts.count() == 3  # granted, paused, resumed
+    href = await receipts.first.get_attribute("href")
+    assert href is not None
+    answer = await page.request.get(href)
+    assert answer.status == 200
+    token = (await answer.text()).strip()
+    assert token.count(".") == 2  # a compact JWS: header.payload.signature
+
+
 async def test_a_stale_revoke_button_shows_an_error_page(page: Page) -> None:
     app = await make_client("旧页面测试", "p")
     granted = await consent.grant(MINE.card_number, app.client_id, frozenset({"transit"}), "p")
