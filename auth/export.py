@@ -25,6 +25,9 @@ from datetime import UTC, datetime, timedelta
 from tortoise import fields
 from tortoise.indexes import Index
 from tortoise.models import Model
+from tortoise.transactions import in_transaction
+
+from auth.registry import Citizen
 
 DOWNLOAD_PATH = "/me/export/{job_id}/download"
 
@@ -101,14 +104,22 @@ def _hash(link: str) -> str:
 async def request(citizen: str, requested_by: str, per_day: int, now: datetime | None = None) -> ExportJob:
     """The citizen's running job, else a new one; ExportRateLimited past ``per_day`` in 24 hours."""
     now = now or _now()
-    running = await ExportJob.filter(citizen=citizen, status__in=[ExportStatus.QUEUED, ExportStatus.RUNNING]).first()
-    if running is not None:
-        return running
-    recent = await ExportJob.filter(citizen=citizen, created_at__gt=now - timedelta(days=1)).order_by("created_at")
-    if len(recent) >= per_day:
-        oldest = recent[-per_day]
-        raise ExportRateLimited(max(1, int((oldest.created_at + timedelta(days=1) - now).total_seconds())))
-    return await ExportJob.create(id=str(uuid.uuid4()), citizen=citizen, requested_by=requested_by, created_at=now)
+    async with in_transaction() as connection:
+        # One request per citizen at a time (the citizen's registry row, locked), so two asked together
+        # get the same job, never two: checking, then inserting, is a race otherwise.
+        await Citizen.select_for_update().using_db(connection).filter(card_number=citizen).first()
+        active = (ExportStatus.QUEUED, ExportStatus.RUNNING)
+        running = await ExportJob.filter(citizen=citizen, status__in=active).using_db(connection).first()
+        if running is not None:
+            return running
+        day = now - timedelta(days=1)
+        recent = await ExportJob.filter(citizen=citizen, created_at__gt=day).using_db(connection).order_by("created_at")
+        if len(recent) >= per_day:
+            oldest = recent[-per_day]
+            raise ExportRateLimited(max(1, int((oldest.created_at + timedelta(days=1) - now).total_seconds())))
+        return await ExportJob.create(
+            id=str(uuid.uuid4()), citizen=citizen, requested_by=requested_by, created_at=now, using_db=connection
+        )
 
 
 async def latest(citizen: str) -> ExportJob | None:
