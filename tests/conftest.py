@@ -32,6 +32,26 @@ from sandbox import runner
 os.environ["CARDHUB_MODE"] = "sandbox"
 
 
+def _statement_cache_per_dialect() -> None:
+    """Tortoise caches each table's INSERT and DELETE statements by connection name only ("default" on
+    SQLite and PostgreSQL alike). A hub runs on one database, but this test process runs the session's
+    SQLite hub (and its background jobs) beside tests that open PostgreSQL: one dialect's placeholders
+    would reach the other's server. Give each dialect a cache of its own."""
+    from tortoise.backends.base import executor
+
+    caches: dict[str, dict[Any, Any]] = {}
+    original = executor.BaseExecutor.__init__
+
+    def init(self: executor.BaseExecutor, model: Any, db: Any, *args: Any, **kwargs: Any) -> None:
+        executor.EXECUTOR_CACHE = caches.setdefault(db.capabilities.dialect, {})  # read in __init__, no await
+        original(self, model, db, *args, **kwargs)
+
+    executor.BaseExecutor.__init__ = init  # type: ignore[method-assign]
+
+
+_statement_cache_per_dialect()
+
+
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[runner.Sandbox]:
     # SANDBOX_AGENCIES=transit,library starts only some agencies (handy while working on one).
