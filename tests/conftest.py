@@ -185,7 +185,9 @@ async def hub(sandbox: runner.Sandbox, tmp_path_factory: pytest.TempPathFactory)
     app = create_app(settings)
     server = EmbeddedServer(uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_config=None, lifespan="on"))
     task = await start_in_background(server)
-    async with aiohttp.ClientSession() as http:
+    # No keep-alive: a test that blocks the loop (a CLI subprocess) must not meet a connection the hub
+    # closed meanwhile as "connection reset".
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as http:
         yield RunningHub(f"http://127.0.0.1:{settings.port}", app, settings, sandbox, http)
     server.should_exit = True
     await task
