@@ -52,6 +52,21 @@ def _statement_cache_per_dialect() -> None:
 _statement_cache_per_dialect()
 
 
+def _same_conversions_on_every_dialect() -> None:
+    """Tortoise decides, when a model is finalised for a database, which columns come back native and
+    skip conversion, and keeps that on the model class: after a test opens PostgreSQL in this process
+    (where dates, datetimes, decimals and booleans are native), the session hub's SQLite rows came back
+    as strings. Let PostgreSQL treat as native only what SQLite does, so conversion always runs (a
+    no-op for values already of their type). Tests only: a hub process uses one database."""
+    from tortoise.backends.base_postgres.executor import BasePostgresExecutor
+    from tortoise.backends.sqlite.executor import SqliteExecutor
+
+    BasePostgresExecutor.DB_NATIVE = set(SqliteExecutor.DB_NATIVE)
+
+
+_same_conversions_on_every_dialect()
+
+
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[runner.Sandbox]:
     # SANDBOX_AGENCIES=transit,library starts only some agencies (handy while working on one).
