@@ -121,6 +121,8 @@ class HubGraphQL(GraphQL[HubContext, None]):
             await Response(status_code=404)(scope, receive, send)
             return
         request = Request(scope, receive)
+        # RequestContext gave the id and answers it in a header; mounted without it, the id is made here.
+        answered = "request_id" in scope.get("state", {})
         request_id = requests.request_id(request)  # one mechanism for every route (hub/observability/requests.py)
         body = await _bounded_body(request, receive, self.edge.max_body_bytes)
         if body is None:
@@ -152,7 +154,7 @@ class HubGraphQL(GraphQL[HubContext, None]):
                 message = {**message, "headers": headers}
             await send(message)
 
-        await super().__call__(scope, receive, send_with_id)  # type: ignore[arg-type]
+        await super().__call__(scope, receive, send if answered else send_with_id)  # type: ignore[arg-type]
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(graphiql_page())  # the hub's own page and assets (hub/graphiql.py), no CDN
