@@ -67,6 +67,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.audit_log
 	@command -v wrk >/dev/null || { command -v apt-get >/dev/null && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null) || echo "wrk not installed: the peer comparison will skip"; }
 	@if command -v npm >/dev/null; then test benchmarks/hive/node_modules/.package-lock.json -nt benchmarks/hive/package-lock.json || (cd benchmarks/hive && npm ci --no-audit --no-fund --loglevel=error) || echo "npm ci failed: the peer comparison will skip"; else echo "node/npm not installed: the peer comparison will skip"; fi
+	$(BIN)/python -m benchmarks.lean
 	$(BIN)/python -m benchmarks.peer $(PEER_ARGS)
 	$(BIN)/python -m benchmarks.card
 
