@@ -295,12 +295,13 @@ class HubAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             # The code is used up here, with every binding checked and the tokens stored in one go.
             claimed = code is None or await authorization_code.claim(code.id)
             if claimed:
-                grant = await grants.start(client_id, citizen, scope)
-                if code is not None:
+                # A client-credentials token has no grant: nothing is refreshed or consented under it.
+                grant = await grants.start(client_id, citizen, scope) if citizen is not None else None
+                if code is not None and grant is not None:
                     await authorization_code.attach_grant(code.id, grant.id)
                 await tokens.store(token["access_token"], client_id, frozenset(scope.split()), citizen,
-                                   self.lifetimes.access_token, grant.id)  # fmt: skip
-                if "refresh_token" in token and citizen is not None:
+                                   self.lifetimes.access_token, grant.id if grant else None)  # fmt: skip
+                if "refresh_token" in token and grant is not None and citizen is not None:
                     await grants.store_refresh_token(
                         grant.id, token["refresh_token"], client_id, citizen, scope, self.lifetimes.refresh_token
                     )
