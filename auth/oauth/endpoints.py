@@ -72,8 +72,11 @@ class OAuthEndpoints:
         form = await _form(request)
         if form is None:
             return _oauth_error(400, "invalid_request", "send application/x-www-form-urlencoded")
+        fields = _lists(form)
+        if repeated := sorted(k for k, v in fields.items() if len(v) > 1):  # RFC 6749 3.2: at most once each
+            return _oauth_error(400, "invalid_request", f"repeated parameter: {repeated[0][:40]}")
         try:
-            oauth_request = FormRequest(request.method, str(request.url), request.headers, _lists(form))
+            oauth_request = FormRequest(request.method, str(request.url), request.headers, fields)
         except InsecureTransportError:
             return _oauth_error(400, "invalid_request", "use https")
         answer: OAuthResponse = await to_thread.run_sync(call, oauth_request)

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from oauthlib.oauth2 import WebApplicationClient
 
-from auth import clients, consent
+from auth import clients, consent, tokens
 from auth.clients import ClientType
 from auth.oauth.authorization_code import AuthorizationCode
 from tests.auth.oauth.driver import (
@@ -267,3 +267,16 @@ async def test_a_citizen_consents_to_an_agency_on_the_consent_page(browser: Brow
     )
     assert body["data"]["citizen"]["name"] == PERSONA.name
     assert body["data"]["citizen"]["health"] is None  # consented to card only
+
+
+async def test_a_repeated_parameter_is_refused_at_the_token_endpoint(hub: RunningHub) -> None:
+    agency, secret = await clients.create("CC Repeats", ClientType.AGENCY, [], frozenset({"transit"}), "ops")
+    assert secret is not None
+    for body in (
+        "grant_type=client_credentials&grant_type=client_credentials",
+        "grant_type=client_credentials&scope=transit&scope=card",
+    ):
+        status, answer = await token_request(hub, agency.client_id, secret, body)
+        assert (status, answer["error"]) == (400, "invalid_request"), body
+        assert "repeated parameter" in answer["error_description"]
+    assert await tokens.AccessToken.filter(client_id=agency.client_id).count() == 0
