@@ -260,6 +260,7 @@ def create_app(settings: Settings) -> Starlette:
                     settings.refresh_token_ttl_seconds,
                     refresh_grace=settings.refresh_grace_seconds,
                 ),
+                memory=services.memory,
             ).routes(),
         ],
         middleware=[

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -22,6 +23,8 @@ from starlette.routing import BaseRoute, Route
 
 from auth import consent
 from auth.consent import ConsentStatus
+from auth.epoch import Memory
+from auth.oauth import client_credentials
 from auth.oauth.introspection import IntrospectionEndpoint
 from auth.oauth.metadata import metadata
 from auth.oauth.revocation import RevocationEndpoint
@@ -38,8 +41,11 @@ MAX_FORM_FIELDS = 50
 
 
 class OAuthEndpoints:
-    def __init__(self, issuer: str, lifetimes: Lifetimes) -> None:
+    def __init__(self, issuer: str, lifetimes: Lifetimes, memory: Memory | None = None) -> None:
+        """``memory``: the process's remembered lookups (auth/epoch.py), shared with /graphql; without
+        it, every token request reads the database."""
         self.issuer = issuer
+        self.memory = memory or Memory(store=None)
         self.server = HubAuthorizationServer(issuer, lifetimes)
         self.server.register_endpoint(RevocationEndpoint(self.server))
         self.server.register_endpoint(IntrospectionEndpoint(self.server, issuer))
@@ -57,7 +63,7 @@ class OAuthEndpoints:
         return JSONResponse(metadata(self.issuer))
 
     async def token(self, request: Request) -> Response:
-        response = await self._run(request, self.server.create_token_response)
+        response = await self._run(request, self.server.create_token_response, first=self._client_credentials)
         form = await _form(request)  # read already: Starlette keeps the parsed form
         metrics.token_request(str(form.get("grant_type", "")) if form else "", _outcome(response))
         return response
@@ -68,7 +74,15 @@ class OAuthEndpoints:
     async def introspect(self, request: Request) -> Response:
         return await self._run(request, lambda r: self.server.create_endpoint_response("introspection", r))
 
-    async def _run(self, request: Request, call: Any) -> Response:
+    async def _client_credentials(self, oauth_request: FormRequest) -> OAuthResponse | None:
+        fence = await self.memory.fence()
+        lifetime = self.server.lifetimes.access_token
+        return await client_credentials.issue(oauth_request, fence, lifetime, self.server.scopes_supported)
+
+    async def _run(
+        self, request: Request, call: Any, first: Callable[[FormRequest], Awaitable[OAuthResponse | None]] | None = None
+    ) -> Response:
+        """Authlib's ``call`` in a worker thread, unless ``first`` answers on the loop."""
         form = await _form(request)
         if form is None:
             return _oauth_error(400, "invalid_request", "send application/x-www-form-urlencoded")
@@ -79,7 +93,10 @@ class OAuthEndpoints:
             oauth_request = FormRequest(request.method, str(request.url), request.headers, fields)
         except InsecureTransportError:
             return _oauth_error(400, "invalid_request", "use https")
-        answer: OAuthResponse = await to_thread.run_sync(call, oauth_request)
+        answer = await first(oauth_request) if first is not None else None
+        if answer is None:
+            answer = await to_thread.run_sync(call, oauth_request)
+        assert answer is not None
         return _to_response(answer)
 
     async def authorize(self, request: Request) -> Response:
