@@ -13,6 +13,7 @@ import re
 import aiohttp
 import asyncpg
 
+from tests.auth.oauth.driver import client_secret_basic
 from tests.hub.test_instances import CITIZEN, READ, Hub, cli, env, graphql, hubs
 
 __all__ = ["env", "hubs"]  # the fixtures, shared with test_instances
@@ -103,3 +104,33 @@ async def test_with_the_epoch_unreadable_every_request_checks_the_database(
 
 
 ME = "{ me { name } }"
+
+
+async def client_credentials(hub: Hub, client: str, secret: str) -> tuple[int, dict[str, str]]:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(hub.url + "/oauth/token", data={"grant_type": "client_credentials"},
+                  headers={"Authorization": client_secret_basic(client, secret)}) as resp,
+    ):  # fmt: skip
+        return resp.status, await resp.json()
+
+
+async def test_a_secret_rotated_or_a_client_disabled_by_the_cli_holds_at_the_token_endpoint_at_once(
+    hubs: tuple[Hub, Hub], env: dict[str, str]
+) -> None:
+    """Client credentials are issued from the client remembered behind the epoch (auth/oauth/client_credentials.py)."""
+    _, other = hubs
+    created = json.loads(cli(env, "clients", "create", "--name", "Fare Office", "--type", "agency", "--scope",
+                             "transit", "--purpose", "Reconciles fares", "--json"))  # fmt: skip
+    client, secret = created["client_id"], created["client_secret"]
+    for _ in range(3):  # remembered after the first
+        status, token = await client_credentials(other, client, secret)
+        assert (status, token["scope"]) == (200, "transit"), token
+    rotated = json.loads(cli(env, "clients", "rotate-secret", client, "--json"))  # another process, no grace
+    status, answer = await client_credentials(other, client, secret)
+    assert (status, answer["error"]) == (401, "invalid_client")
+    status, token = await client_credentials(other, client, rotated["client_secret"])
+    assert status == 200, token
+    cli(env, "clients", "disable", client)
+    status, answer = await client_credentials(other, client, rotated["client_secret"])
+    assert (status, answer["error"]) == (401, "invalid_client")
