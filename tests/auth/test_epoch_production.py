@@ -13,7 +13,7 @@ import re
 import aiohttp
 import asyncpg
 
-from tests.auth.oauth.driver import client_secret_basic
+from connectors.runtime import client_secret_basic
 from tests.hub.test_instances import CITIZEN, READ, Hub, cli, env, graphql, hubs
 
 __all__ = ["env", "hubs"]  # the fixtures, shared with test_instances
