@@ -11,7 +11,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from auth import consent
 from auth.audit import Decision
-from auth.audit.group import GroupCommit
+from auth.audit.group import AuditAppends
 from auth.consent import Standing
 from auth.epoch import NO_FENCE, Fence, Memory
 from auth.export import ExportPolicy
@@ -43,7 +43,7 @@ class Services:
     exports: ExportPolicy | None = None  # data exports' limits (None: requestDataExport is off)
     # Token, registry and consent lookups remembered across requests, fenced by the revocation epoch.
     memory: Memory = field(default_factory=Memory)
-    audit: GroupCommit = field(default_factory=GroupCommit)  # access-log appends, group-committed
+    audit: AuditAppends = field(default_factory=AuditAppends)  # access-log appends, group-committed
 
 
 @dataclass

@@ -8,7 +8,7 @@ from tortoise import connections
 from tortoise.backends.base import executor
 
 from auth.audit import AuditRecord, Decision
-from auth.audit.group import GroupCommit
+from auth.audit.group import AuditAppends
 from hub import database
 
 
@@ -27,7 +27,7 @@ def read(citizen: str) -> list[Decision]:
 
 async def test_concurrent_appends_share_transactions_and_each_waits_for_its_own(database_url: str) -> None:
     async with database.connected(database_url):
-        group = GroupCommit()
+        group = AuditAppends()
         counts = await asyncio.gather(*(group.append(f"req-{i}", "app", read(f"3502{i:08d}")) for i in range(40)))
         assert counts == [1] * 40  # one record per (citizen, outcome, reason)
         assert 1 <= group.rounds < 40, "concurrent requests should have shared commits"
@@ -39,7 +39,7 @@ async def test_concurrent_appends_share_transactions_and_each_waits_for_its_own(
 
 async def test_a_failed_commit_fails_every_request_in_it_and_the_next_round_recovers(database_url: str) -> None:
     async with database.connected(database_url):
-        group = GroupCommit()
+        group = AuditAppends()
         await connections.get("default").execute_script("ALTER TABLE audit_record RENAME TO audit_record_away")
         results = await asyncio.gather(
             *(group.append(f"req-{i}", "app", read("350200000001")) for i in range(5)), return_exceptions=True
