@@ -79,8 +79,15 @@ async def issue(
 async def store(
     raw: str, client_id: str, scopes: frozenset[str], citizen: str | None, ttl_seconds: int, grant_id: int | None
 ) -> None:
+    await row(raw, client_id, scopes, citizen, ttl_seconds, grant_id).save()
+
+
+def row(
+    raw: str, client_id: str, scopes: frozenset[str], citizen: str | None, ttl_seconds: int, grant_id: int | None
+) -> AccessToken:
+    """The token's row, not yet saved (``store`` saves it; a group commit may insert it with others)."""
     now = datetime.now(UTC)
-    await AccessToken.create(
+    return AccessToken(
         token_hash=hash_token(raw),
         client_id=client_id,
         citizen=citizen,

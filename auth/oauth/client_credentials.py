@@ -4,7 +4,8 @@ Authlib's server is synchronous (``server.py``): it runs in a worker thread and 
 back to the loop, so a token cost three thread hops and a client read. This issues the token for a
 plain, well-formed request of an active agency client whose secret checks, on the loop, with the client
 read through the request's revocation fence (``auth/epoch.py``: disabling a client, deleting it or
-rotating its secret changes the row and so moves the epoch; the next request reads the database).
+rotating its secret changes the row and so moves the epoch; the next request reads the database), and
+the token group-committed with those of concurrent requests.
 
 Anything else returns None and goes to Authlib, which words every refusal: a repeated parameter, an
 unknown or disabled client, a wrong secret, a client of another type, a scope not registered or not
@@ -24,13 +25,22 @@ from authlib.consts import default_json_headers
 from auth import clients, tokens
 from auth.clients import Client, ClientType
 from auth.epoch import Fence
+from auth.group_commit import GroupCommit
 from auth.oauth.server import FormRequest, OAuthResponse
+from auth.tokens import AccessToken
 
 GRANT_TYPE = "client_credentials"
 
 
-async def issue(request: FormRequest, fence: Fence, lifetime: int, supported: Collection[str]) -> OAuthResponse | None:
-    """The token response, or None: let Authlib answer."""
+async def issue(
+    request: FormRequest,
+    fence: Fence,
+    lifetime: int,
+    supported: Collection[str],
+    writes: GroupCommit[AccessToken] | None = None,
+) -> OAuthResponse | None:
+    """The token response, or None: let Authlib answer. ``writes``: the token is group-committed with
+    those of concurrent requests (``auth/group_commit.py``); the answer still waits for its commit."""
     if any(len(values) != 1 for values in request.payload.datalist.values()):
         return None
     form = request.form
@@ -50,7 +60,8 @@ async def issue(request: FormRequest, fence: Fence, lifetime: int, supported: Co
         return None
     scope = requested if wanted else " ".join(sorted(client.scopes))  # RFC 6749 3.3: the registered default
     raw = tokens.new_token()
-    await tokens.store(raw, client.client_id, frozenset(scope.split()), None, lifetime, None)
+    stored = tokens.row(raw, client.client_id, frozenset(scope.split()), None, lifetime, None)
+    await (writes.insert([stored]) if writes is not None else stored.save())
     body = {"token_type": "Bearer", "access_token": raw, "expires_in": lifetime, "scope": scope}
     return OAuthResponse(200, body, list(default_json_headers))
 

@@ -24,12 +24,14 @@ from starlette.routing import BaseRoute, Route
 from auth import consent
 from auth.consent import ConsentStatus
 from auth.epoch import Memory
+from auth.group_commit import GroupCommit
 from auth.oauth import client_credentials
 from auth.oauth.introspection import IntrospectionEndpoint
 from auth.oauth.metadata import metadata
 from auth.oauth.revocation import RevocationEndpoint
 from auth.oauth.server import FormRequest, HubAuthorizationServer, Lifetimes, OAuthResponse
 from auth.scopes import READ_SCOPES
+from auth.tokens import AccessToken
 from auth.web import csrf, pages, session
 from auth.web.errors import WebError
 from telemetry import metrics
@@ -46,6 +48,7 @@ class OAuthEndpoints:
         it, every token request reads the database."""
         self.issuer = issuer
         self.memory = memory or Memory(store=None)
+        self.token_writes = GroupCommit(AccessToken)  # client-credentials tokens, group-committed
         self.server = HubAuthorizationServer(issuer, lifetimes)
         self.server.register_endpoint(RevocationEndpoint(self.server))
         self.server.register_endpoint(IntrospectionEndpoint(self.server, issuer))
@@ -77,7 +80,8 @@ class OAuthEndpoints:
     async def _client_credentials(self, oauth_request: FormRequest) -> OAuthResponse | None:
         fence = await self.memory.fence()
         lifetime = self.server.lifetimes.access_token
-        return await client_credentials.issue(oauth_request, fence, lifetime, self.server.scopes_supported)
+        supported = self.server.scopes_supported
+        return await client_credentials.issue(oauth_request, fence, lifetime, supported, self.token_writes)
 
     async def _run(
         self, request: Request, call: Any, first: Callable[[FormRequest], Awaitable[OAuthResponse | None]] | None = None

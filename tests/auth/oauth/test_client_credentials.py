@@ -4,6 +4,7 @@ and a secret rotated or a client disabled is refused on the very next request.""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from datetime import UTC, datetime, timedelta
 
@@ -12,6 +13,7 @@ from anyio import to_thread
 from auth import clients, tokens
 from auth.clients import ClientType
 from auth.epoch import NO_FENCE
+from auth.group_commit import GroupCommit
 from auth.oauth import client_credentials, grants
 from auth.oauth.server import FormRequest, HubAuthorizationServer, Lifetimes, OAuthResponse
 from auth.scopes import READ_SCOPES as READ
@@ -103,3 +105,21 @@ async def test_a_rotated_secret_or_a_disabled_client_is_refused_on_the_next_requ
     await clients.set_disabled(agency.client_id, True, datetime.now(UTC))
     status, answer = await token_request(hub, agency.client_id, newest, body)
     assert (status, answer["error"]) == (401, "invalid_client")
+
+
+async def test_concurrent_tokens_share_commits_and_each_is_stored_before_it_is_answered(hub: RunningHub) -> None:
+    agency, secret = await clients.create("CC Busy", ClientType.AGENCY, [], frozenset({"transit"}), "ops")
+    assert secret is not None
+    writes = GroupCommit(tokens.AccessToken)
+    grant = request([("grant_type", "client_credentials")], basic(agency.client_id, secret))
+
+    async def one() -> str:
+        answer = await client_credentials.issue(grant, NO_FENCE, 600, READ, writes)
+        assert answer is not None
+        raw: str = answer.body["access_token"]
+        assert (await tokens.authenticate(raw)).client_id == agency.client_id  # committed when answered
+        return raw
+
+    issued = await asyncio.gather(*(one() for _ in range(20)))
+    assert len(set(issued)) == 20
+    assert 1 <= writes.rounds < 20, "concurrent requests should have shared commits"
