@@ -35,7 +35,7 @@ from connectors.outbound import OutboundRefused
 from connectors.policy import ConnectorPolicy, sealer_for
 from connectors.registry import ConnectorConfigError, agency_auth, builtin_manifest, with_overrides
 from hub import database, graphiql, virtual_card
-from hub.direct import HubApp, direct_stack
+from hub.direct import HubApp, direct_routes
 from hub.graphql_app import HubGraphQL, edge_for, limits_for
 from hub.housekeeping import Housekeeper
 from hub.observability.metrics import MetricsEndpoint, observed
@@ -234,10 +234,9 @@ def create_app(settings: Settings) -> Starlette:
                 await sections.close()
 
     citizens = citizen_login(settings, keyring)
-    graphql_route = Route("/graphql", graphql, methods=["GET", "POST"])
     app = HubApp(
         routes=[
-            graphql_route,
+            Route("/graphql", graphql, methods=["GET", "POST"]),
             *graphiql.routes(settings.graphiql_enabled),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
@@ -274,8 +273,8 @@ def create_app(settings: Settings) -> Starlette:
         exception_handlers={**pages.EXCEPTION_HANDLERS, **dict.fromkeys(STORE_ERRORS, store_error_handler)},
         lifespan=observed(lifespan),
     )
-    if not tracing.enabled():  # with tracing on, /graphql goes the whole way: its span wraps it like any route's
-        app.direct = direct_stack(graphql, graphql_route)
+    if not tracing.enabled():  # with tracing on, they go the whole way: their spans wrap them like any route's
+        app.direct = direct_routes(app.routes)
     app.state.connectors = connectors
     app.state.audit_sequencer = audit_sequencer
     app.state.graphql = graphql

@@ -1,7 +1,9 @@
-"""``/graphql`` dispatched past the pages' middleware: it keeps what every route has (request id,
-metrics route, a coded 503 on a database outage, a 500 without a traceback) and nothing it need not."""
+"""``/graphql`` and ``/oauth/token`` dispatched past the pages' middleware: they keep what every route has
+(request id, metrics route, a coded 503 on a database outage, a 500 without a traceback) and nothing more."""
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 import httpx2
 import pytest
@@ -11,7 +13,10 @@ from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 from tortoise.exceptions import OperationalError
 
-from hub.direct import HubApp, direct_stack
+from auth import clients
+from auth.clients import ClientType
+from connectors.runtime import client_secret_basic
+from hub.direct import HubApp, direct_routes
 from sandbox.personas import PERSONAS
 from tests.conftest import RunningHub
 
@@ -19,7 +24,10 @@ ME = {"query": "{ me { cardNumber } }"}
 ALICE = PERSONAS[0].card_number
 
 
-async def test_graphql_sets_no_session_cookie_and_other_methods_get_405(hub: RunningHub) -> None:
+async def test_graphql_and_the_token_endpoint_set_no_session_cookie_and_other_methods_get_405(hub: RunningHub) -> None:
+    agency, secret = await clients.create("Direct Agency", ClientType.AGENCY, [], frozenset({"transit"}), "ops")
+    assert secret is not None
+    agency_credentials = (agency.client_id, secret)
     token = await hub.token(ALICE)
     async with hub.http.post(hub.url + "/graphql", json=ME, headers={"Authorization": f"Bearer {token}"}) as resp:
         assert resp.status == 200
@@ -29,16 +37,36 @@ async def test_graphql_sets_no_session_cookie_and_other_methods_get_405(hub: Run
     async with hub.http.put(hub.url + "/graphql", json=ME) as resp:
         assert resp.status == 405
         assert set(resp.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
+    async with hub.http.post(
+        hub.url + "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers={"Authorization": client_secret_basic(*agency_credentials)},
+    ) as resp:
+        assert resp.status == 200, await resp.text()
+        assert (await resp.json())["token_type"] == "Bearer"
+        assert "Set-Cookie" not in resp.headers
+        assert len(resp.headers.getall("X-Request-Id")) == 1
+    async with hub.http.get(hub.url + "/oauth/token") as resp:
+        assert resp.status == 405
 
 
-def _app(endpoint: object) -> HubApp:
+def _app(endpoint: Callable[[Scope, Receive, Send], Awaitable[None]]) -> HubApp:
     async def fallback(request: Request) -> Response:
         return JSONResponse({"via": "router"})
 
-    route = Route("/graphql", fallback, methods=["GET", "POST"])
-    app = HubApp(routes=[route])
-    app.direct = direct_stack(endpoint, route)  # type: ignore[arg-type]
+    app = HubApp(routes=[Route("/graphql", fallback, methods=["GET", "POST"])])
+    app.direct = direct_routes([Route("/graphql", _Asgi(endpoint), methods=["GET", "POST"])])
     return app
+
+
+class _Asgi:
+    """An ASGI app as an object: Route calls a plain function with a Request instead."""
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
 
 
 def _client(app: HubApp, root_path: str = "") -> httpx2.AsyncClient:
