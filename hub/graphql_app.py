@@ -29,6 +29,7 @@ from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.streaming import HTTPStreamTransport
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
@@ -160,13 +161,18 @@ class HubGraphQL(GraphQL[HubContext, None]):
         return HTMLResponse(graphiql_page())  # the hub's own page and assets (hub/graphiql.py), no CDN
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData | list[GraphQLRequestData]:
-        data = await super().parse_http_body(request)
-        if isinstance(data, list):  # batching is off: strawberry refused it already
-            return data
-        if request.method == "GET":
-            raw: Any = request.query_params
+        raw: Any = None
+        if request.method == "POST" and _mime(request.content_type) == "application/json":
+            raw = self.parse_json(await request.get_body())  # once (strawberry's own would parse it again)
+            if not isinstance(raw, dict | list):  # strawberry would fail on it with a 500
+                raise HTTPException(400, "The request body must be a JSON object")
+        if not isinstance(raw, dict):  # GET, other types, a batch, not an object: strawberry's words for all
+            data = await super().parse_http_body(request)
+            if isinstance(data, list):  # batching is off: strawberry refused it already
+                return data
+            raw = request.query_params if request.method == "GET" else json.loads(await request.get_body())
         else:
-            raw = json.loads(await request.get_body())  # strawberry parsed it as an object already
+            data = _request_data(raw, self._get_stream_transport_from_headers(request.headers))
         document_id = raw.get("documentId")
         if document_id is not None and not isinstance(document_id, str):
             raise HTTPException(400, "documentId must be a string")
@@ -316,4 +322,30 @@ def _unauthorized(error: str, description: str, request_id: str) -> JSONResponse
             "WWW-Authenticate": f'Bearer realm="cardhub", error="{error}", error_description="{description}"',
             "X-Request-Id": request_id,
         },
+    )
+
+
+def _mime(content_type: str | None) -> str:
+    """The media type alone, lower case (strawberry parses the header with ``email.message``, slowly)."""
+    return (content_type or "").partition(";")[0].strip().lower()
+
+
+_FIELDS = (("query", str, "a string"), ("variables", dict, "an object"), ("extensions", dict, "an object"))
+
+
+def _request_data(raw: dict[str, Any], transport: HTTPStreamTransport | None) -> GraphQLRequestData:
+    """A JSON request object checked as strawberry's ``parse_http_body`` checks it, with its messages."""
+    for name, kind, text in (
+        ("query", str, "a string"),
+        ("variables", dict, "an object"),
+        ("extensions", dict, "an object"),
+    ):
+        if not isinstance(raw.get(name), kind | None):
+            raise HTTPException(400, f"The GraphQL operation's `{name}` must be {text} or null, if provided.")
+    return GraphQLRequestData(
+        query=raw.get("query"),
+        variables=raw.get("variables"),
+        operation_name=raw.get("operationName"),
+        extensions=raw.get("extensions"),
+        protocol=transport.protocol if transport else "http",
     )

@@ -234,3 +234,30 @@ async def test_sandbox_reports_the_cost_and_refuses_an_expensive_query(hub: Runn
     assert code(body) == "COST_LIMIT_EXCEEDED"
     assert body["errors"][0]["extensions"]["cost"] == 302
     assert "extensions" not in body or "cost" not in body["extensions"]  # reported in sandbox mode only
+
+
+async def test_malformed_request_bodies_get_400_with_what_is_wrong(hub: RunningHub) -> None:
+    token = await hub.token(ALICE)
+    me = '{"query": "{ me { cardNumber } }"}'
+    cases = [
+        ("application/json", '{"query": 5}', "`query` must be a string"),
+        ("application/json", '{"query": "{ me { cardNumber } }", "variables": []}', "`variables` must be an object"),
+        ("application/json", '{"query": "{ me { cardNumber } }", "extensions": "x"}', "`extensions` must be an object"),
+        ("application/json", "{not json", "Unable to parse request body as JSON"),
+        ("application/json", '"just a string"', "must be a JSON object"),
+        ("application/json", "42", "must be a JSON object"),
+        ("application/json", '{"documentId": 5}', "documentId must be a string"),
+        ("application/json", f"[{me}]", "atching is not enabled"),
+        ("text/plain", me, "Unsupported content type"),
+    ]
+    for content_type, body, expected in cases:
+        headers = {"Content-Type": content_type, "Authorization": f"Bearer {token}"}
+        async with hub.http.post(hub.url + "/graphql", data=body, headers=headers) as resp:
+            text = await resp.text()
+            assert (resp.status, expected in text) == (400, True), (body, resp.status, text)
+            assert "Traceback" not in text
+    for content_type in ("application/json; charset=utf-8", "Application/JSON"):
+        headers = {"Content-Type": content_type, "Authorization": f"Bearer {token}"}
+        async with hub.http.post(hub.url + "/graphql", data=me, headers=headers) as resp:
+            assert resp.status == 200
+            assert (await resp.json())["data"]["me"]["cardNumber"] == ALICE
