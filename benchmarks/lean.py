@@ -21,31 +21,24 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.full_profile import CARDHUB, QUERY, start_hub
-from benchmarks.peer import CARD_NUMBER, CLIENT_CREDENTIALS, Request, agency_client, mint_tokens, wrk
+from benchmarks.full_profile import QUERY, start_hub
+from benchmarks.peer import (
+    CARD_NUMBER,
+    CLIENT_CREDENTIALS,
+    CONSOLE,
+    Request,
+    agency_client,
+    by_document,
+    mint_tokens,
+    register,
+    wrk,
+)
 from sandbox import runner
 from sandbox.personas import PERSONAS
-
-CONSOLE = "sandbox-console"  # the client `cardhub token` mints for
-
-
-def register(env: dict[str, str], client: str, text: str, workdir: Path) -> str:
-    """Register ``text`` for ``client`` with ``cardhub documents register``; returns its documentId."""
-    path = workdir / "profile.graphql"
-    path.write_text(text)
-    out = subprocess.check_output([CARDHUB, "documents", "register", "--client", client, str(path)], env=env, text=True)
-    return out.split()[0]
-
-
-def by_document(document_id: str, tokens: Sequence[str]) -> list[Request]:
-    body = json.dumps({"documentId": document_id})
-    headers = {"Content-Type": "application/json"}
-    return [("/graphql", {**headers, "Authorization": f"Bearer {t}"}, body) for t in tokens]
 
 
 def by_text(query: str, tokens: Sequence[str]) -> list[Request]:
