@@ -14,7 +14,6 @@ from typing import Any
 from cache import purges
 from connectors.domain import AGENCY_IDS
 from hub import database
-from hub.app import build_cache
 from hub.settings import Settings
 
 
@@ -30,6 +29,8 @@ def _purge(args: argparse.Namespace, settings: Settings) -> int:
     async def run() -> None:
         async with database.connected(settings.database_url):
             await purges.request(args.section, "cli")
+        from hub.app import build_cache  # the app's modules only for the commands that use them
+
         cache = build_cache(settings, settings.keyring())
         if cache is not None and cache.backend.name != "memory":
             if args.section:

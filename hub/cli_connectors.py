@@ -23,7 +23,6 @@ from connectors.manifest_parsing import MAX_MANIFEST_BYTES, json_schema, parse
 from connectors.policy import ConnectorPolicy, NotYourSection
 from connectors.versions import ConnectorState, ConnectorVersion, VersionError
 from hub import database
-from hub.app import builtin_agencies, builtin_overrides, connector_policy
 from hub.progress import progress
 from hub.settings import Settings
 
@@ -90,10 +89,14 @@ def _read(path: str) -> bytes:
 
 
 def _policy(settings: Settings) -> ConnectorPolicy:
+    from hub.app import connector_policy  # the app's modules only for the commands that use them
+
     return connector_policy(settings, settings.keyring())
 
 
 def _run(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
+    from hub.app import builtin_agencies
+
     async def run() -> T:
         async with database.connected(settings.database_url):
             async with database.exclusively():
@@ -228,6 +231,7 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
     manifest = record.parsed(_policy(settings).sealer)
     if record.registered_by == versions.BUILTIN:
         from connectors.registry import with_overrides
+        from hub.app import builtin_overrides
 
         manifest = with_overrides(manifest, builtin_overrides(settings)(record.agency))  # what actually runs
     if args.json:

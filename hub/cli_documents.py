@@ -15,14 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from graphql import OperationDefinitionNode
-
 from auth import clients, documents
 from hub import database
-from hub.graphql_app import limits_for
 from hub.settings import Settings
-from schema.documents import DocumentInvalid
-from schema.schema import build_schema
 
 APOLLO_FORMAT = "apollo-persisted-query-manifest"
 
@@ -75,6 +70,12 @@ def read_documents(path: Path) -> list[str]:
 
 def _operation_names(settings: Settings, texts: list[str]) -> list[str]:
     """Check every document against the schema (all must pass); returns each one's operation names."""
+    from graphql import OperationDefinitionNode  # the schema's modules only for the commands that use them
+
+    from hub.graphql_app import limits_for
+    from schema.documents import DocumentInvalid
+    from schema.schema import build_schema
+
     prepared = build_schema(edge=limits_for(settings)).documents
     names: list[str] = []
     problems: list[str] = []

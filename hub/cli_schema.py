@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from hub.settings import Settings
-from schema import sdl
 
 BASE_ENV = "CARDHUB_SCHEMA_BASE"
 
@@ -37,6 +36,8 @@ def add_parser(sub: Any) -> None:
 
 
 def _print(args: argparse.Namespace, settings: Settings) -> int:
+    from schema import sdl  # the schema's modules only for the commands that use them
+
     if args.output:
         Path(args.output).write_text(sdl.sdl(), encoding="utf-8")
     else:
@@ -53,6 +54,8 @@ def _check(args: argparse.Namespace, settings: Settings) -> int:
 
 def check(file: Path, base: str, code: str | None = None) -> list[str]:
     """Why the published schema in ``file`` may not stand (empty when it may), ``base`` the git revision."""
+    from schema import sdl
+
     code = sdl.sdl() if code is None else code
     current = file.read_text(encoding="utf-8") if file.exists() else None
     before = published(file, base)
