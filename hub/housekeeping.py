@@ -8,9 +8,10 @@ simply not counted by the other. A run that fails (the database away) is logged 
 the next interval; it never stops the hub.
 
 What is deleted, ``prune_after_seconds`` after it expired or was revoked: access tokens, refresh tokens
-and authorization codes. The queries belong to the modules that own the records. Consents keep their
-full history and the access log is never pruned: neither is listed here. Citizen sessions are signed
-cookies (``auth/web/session.py``): there is no server-side session record to delete.
+and authorization codes; and the grants client-credentials tokens once started (none are made now).
+The queries belong to the modules that own the records. Consents keep their full history and the
+access log is never pruned: neither is listed here. Citizen sessions are signed cookies
+(``auth/web/session.py``): there is no server-side session record to delete.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ KINDS = (
     Kind("access_tokens", tokens.prune),
     Kind("refresh_tokens", grants.prune),
     Kind("authorization_codes", authorization_code.prune),
+    Kind("client_credentials_grants", grants.prune_client_credentials),
 )
 
 

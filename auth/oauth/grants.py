@@ -219,3 +219,15 @@ async def prune(before: datetime, limit: int) -> tuple[int, int]:
     ids = await RefreshToken.filter(stale).limit(limit).values_list("id", flat=True)
     deleted: int = await RefreshToken.filter(id__in=ids).delete() if ids else 0
     return len(ids), deleted
+
+
+async def prune_client_credentials(before: datetime, limit: int) -> tuple[int, int]:
+    """Delete up to ``limit`` client-credentials grants made before ``before``: (found, deleted).
+
+    Client-credentials tokens once each started a grant (citizen null) that nothing refers to: no refresh
+    token, no consent; tokens are revoked by client id (``revoke_client``). New ones start none. Found
+    through the (citizen, client_id) index.
+    """
+    ids = await Grant.filter(citizen__isnull=True, created_at__lt=before).limit(limit).values_list("id", flat=True)
+    deleted: int = await Grant.filter(id__in=ids, citizen__isnull=True).delete() if ids else 0
+    return len(ids), deleted

@@ -101,6 +101,11 @@ async def test_prune_deletes_expired_and_revoked_records_and_never_consents_or_t
         await access_token(LONG_AGO)
         await access_token(LATER, revoked_at=LONG_AGO)
         grant = await grants.start("app", CITIZEN, "transit")
+        await grants.Grant.filter(id=grant.id).update(created_at=LONG_AGO)  # a citizen's grant: kept, however old
+        # Client-credentials grants from before they stopped being made: pruned once old enough.
+        old_agency_grant = await grants.start("agency", None, "transit")
+        await grants.Grant.filter(id=old_agency_grant.id).update(created_at=LONG_AGO)
+        recent_agency_grant = await grants.start("agency", None, "transit")
         kept = {
             await refresh_token(grant.id, LATER),
             await refresh_token(grant.id, LATER, used_at=LONG_AGO),  # rotated: kept to catch its reuse
@@ -120,7 +125,9 @@ async def test_prune_deletes_expired_and_revoked_records_and_never_consents_or_t
         history = (await consent.Consent.all().count(), await consent.ConsentEvent.all().count())
 
         counts = await housekeeping.prune(3600, batch_size=1000)
-        assert counts == {"access_tokens": 2, "refresh_tokens": 2, "authorization_codes": 2}
+        assert counts == {
+            "access_tokens": 2, "refresh_tokens": 2, "authorization_codes": 2, "client_credentials_grants": 1
+        }  # fmt: skip
         assert await ids(AccessToken) == live
         assert await ids(RefreshToken) == kept
         assert await ids(AuthorizationCode) == codes
@@ -129,6 +136,7 @@ async def test_prune_deletes_expired_and_revoked_records_and_never_consents_or_t
         report = await verify_log([])  # the record is not sequenced here: nothing to sign yet
         assert (report.records + report.pending, report.fault) == (1, None)
         assert await grants.Grant.filter(id=grant.id).exists()
+        assert await ids(grants.Grant) == {grant.id, recent_agency_grant.id}
 
         assert await housekeeping.prune(3600, batch_size=1000) == dict.fromkeys(counts, 0)  # idempotent
 
